@@ -1,1 +1,1 @@
-// ReqResp
+// payload_by_number

@@ -135,6 +135,21 @@ public enum ChaChaPoly {
         return Int(clen)
     }
 
+    /// Encrypts with an explicit 12-byte nonce (RFC 8439 form), for protocols and test vectors
+    /// whose nonce is not Noise's counter layout.
+    public static func seal(key: [UInt8], nonceBytes: [UInt8], ad: [UInt8], plaintext: [UInt8]) throws(CryptoError) -> [UInt8] {
+        _ = sodiumInitialized
+        guard key.count == keySize else { throw .invalidKeyLength(expected: keySize, got: key.count) }
+        guard nonceBytes.count == 12 else { throw .invalidKeyLength(expected: 12, got: nonceBytes.count) }
+        var out = [UInt8](repeating: 0, count: plaintext.count + tagSize)
+        var clen: UInt64 = 0
+        plaintext.withUnsafeBytes { p in
+            _ = crypto_aead_chacha20poly1305_ietf_encrypt(&out, &clen, bytePointer(p), UInt64(p.count),
+                                                          ad, UInt64(ad.count), nil, nonceBytes, key)
+        }
+        return out
+    }
+
     /// Decrypts ciphertext ++ tag. Throws `.authenticationFailed` on any mismatch.
     public static func open(key: [UInt8], nonce n: UInt64, ad: [UInt8], ciphertext: UnsafeRawBufferPointer) throws(CryptoError) -> [UInt8] {
         _ = sodiumInitialized
