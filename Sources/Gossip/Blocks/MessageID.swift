@@ -1,0 +1,34 @@
+import P2PCore
+
+/// op-node's gossip message id (spec §2.5, `BuildMsgIdFn`), including the topic — the form the
+/// op-node majority runs, not the prose spec's:
+///
+///     valid snappy (≤ 10 MiB):  sha256(01 00 00 00 ++ u64le(len(topic)) ++ topic ++ decompressed)[:20]
+///     otherwise:                sha256(00 00 00 00 ++ u64le(len(topic)) ++ topic ++ raw data)[:20]
+public enum OPMessageID {
+    public static let maxGossipSize = 10 * 1024 * 1024
+    static let validSnappyDomain: [UInt8] = [1, 0, 0, 0]
+    static let invalidSnappyDomain: [UInt8] = [0, 0, 0, 0]
+
+    /// Computes the id, decompressing `data` once.
+    public static func compute(topic: String, data: [UInt8]) -> [UInt8] {
+        compute(topic: topic, data: data, decompressed: decompress(data))
+    }
+
+    /// Computes the id when the caller already decompressed the data (nil = not valid snappy
+    /// or over 10 MiB), so a block is decompressed once for id and validation together.
+    public static func compute(topic: String, data: [UInt8], decompressed: [UInt8]?) -> [UInt8] {
+        var h = SHA2.Hasher()
+        h.update(decompressed == nil ? invalidSnappyDomain : validSnappyDomain)
+        let topicBytes = Array(topic.utf8)
+        withUnsafeBytes(of: UInt64(topicBytes.count).littleEndian) { h.update(raw: $0) }
+        h.update(topicBytes)
+        h.update(decompressed ?? data)
+        return Array(h.finalize().prefix(20))
+    }
+
+    /// snappy block decode with op-node's 10 MiB bound checked on the declared length first.
+    public static func decompress(_ data: [UInt8]) -> [UInt8]? {
+        try? Snappy.decompress(data, maxLength: maxGossipSize)
+    }
+}
