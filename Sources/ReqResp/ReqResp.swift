@@ -1,1 +1,0 @@
-// payload_by_number
