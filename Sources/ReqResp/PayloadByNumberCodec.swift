@@ -171,3 +171,15 @@ public struct ResponseDecoder: Sendable {
         return (envelope, layout)
     }
 }
+
+extension PayloadByNumber {
+    /// The layout of decompressed response bytes judged from the extraData offset alone, for
+    /// inspection without a rollup config (the offset equals the layout's fixed size, §1.3).
+    public static func inferLayout(version: UInt32, ssz: [UInt8]) -> PayloadVersion? {
+        let base = version == 1 ? 32 : 0
+        guard version <= 1, ssz.count >= base + 440 else { return nil }
+        let off = Int(ssz[base + 436]) | Int(ssz[base + 437]) << 8 | Int(ssz[base + 438]) << 16 | Int(ssz[base + 439]) << 24
+        let candidates: [PayloadVersion] = version == 1 ? [.v3, .v4] : [.v1, .v2]
+        return candidates.first { $0.sszFixedSize == off }
+    }
+}
