@@ -1,1 +1,11 @@
-print("bench")
+import Foundation
+
+// `make bench`: figures, not assertions. Sections can be chosen: p2pnode-bench [primitives] [validation] …
+let args = Set(CommandLine.arguments.dropFirst())
+func wants(_ s: String) -> Bool { args.isEmpty || args.contains(s) }
+
+print("p2pnode benchmarks — \(ProcessInfo.processInfo.activeProcessorCount) cores, release build")
+let costs = PrimitiveBenchmarks.run()
+if wants("validation") {
+    do { try ValidationBenchmarks.run(costs: costs) } catch { print("validation benchmark failed: \(error)") }
+}

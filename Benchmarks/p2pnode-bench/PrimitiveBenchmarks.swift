@@ -1,0 +1,73 @@
+import P2PCore
+
+/// Crypto and compression throughput against the platform limits (BENCHMARKS.md §Primitives).
+enum PrimitiveBenchmarks {
+    struct Costs {
+        var keccakNsPerByte = 0.0
+        var sha256NsPerByte = 0.0
+        var recoverNs = 0.0
+        var snappyUncompressNsPerByte = 0.0
+    }
+
+    static func run() -> Costs {
+        print("Primitives (single core, release):")
+        var costs = Costs()
+        var rng = SystemRandomNumberGenerator()
+        let size = 1 << 20
+        let mb = Double(size) / 1e6
+        let data = (0..<size).map { _ in UInt8.random(in: 0...255, using: &rng) }
+
+        let keccak = Bench.opsPerSecond { _ = Keccak256.hash(data) } * mb
+        Bench.row("keccak256 (nettle Keccak-f), 1 MiB", keccak, unit: "MB/s", limit: Limits.keccakMBs)
+        costs.keccakNsPerByte = 1e3 / keccak
+
+        let sha = Bench.opsPerSecond { _ = SHA2.sha256(data) } * mb
+        Bench.row("SHA-256 (swift-crypto), 1 MiB", sha, unit: "MB/s", limit: Limits.sha256MBs)
+        costs.sha256NsPerByte = 1e3 / sha
+
+        let key = secureRandomBytes(32)
+        let chunk = Array(data.prefix(65535 - 16))
+        let chunkMB = Double(chunk.count) / 1e6
+        var out = [UInt8](repeating: 0, count: chunk.count + 16)
+        let seal = Bench.opsPerSecond {
+            chunk.withUnsafeBytes { p in out.withUnsafeMutableBytes { o in _ = ChaChaPoly.seal(key: key, nonce: 1, ad: [], plaintext: p, into: o) } }
+        } * chunkMB
+        Bench.row("ChaCha20-Poly1305 seal (libsodium), 64 KiB", seal, unit: "MB/s", limit: Limits.chachaSealMBs)
+        let sealed = ChaChaPoly.seal(key: key, nonce: 1, ad: [], plaintext: chunk)
+        var work = sealed
+        let open = Bench.opsPerSecond {
+            work = sealed
+            _ = try? work.withUnsafeMutableBytes { try ChaChaPoly.open(key: key, nonce: 1, ad: [], inPlace: $0) }
+        } * chunkMB
+        Bench.row("ChaCha20-Poly1305 open in place, 64 KiB", open, unit: "MB/s", limit: Limits.chachaOpenMBs)
+
+        let dh = X25519KeyPair()
+        let other = X25519KeyPair().publicKey
+        let x = Bench.opsPerSecond(seconds: 0.5) { _ = try? dh.sharedSecret(with: other) }
+        Bench.row("X25519 (libsodium)", x, unit: "ops/s", limit: Limits.x25519PerSec)
+
+        let sk = Secp256k1PrivateKey()
+        let hash = Keccak256.hash([1, 2, 3])
+        let sig = (try? sk.signRecoverable(hash: hash)) ?? []
+        let sign = Bench.opsPerSecond(seconds: 0.5) { _ = try? sk.signRecoverable(hash: hash) }
+        Bench.row("secp256k1 sign (recoverable)", sign, unit: "ops/s", limit: Limits.secpSignPerSec)
+        let recover = Bench.opsPerSecond(seconds: 0.5) { _ = try? Secp256k1.recover(hash: hash, signature: sig) }
+        Bench.row("secp256k1 recover", recover, unit: "ops/s", limit: Limits.secpRecoverPerSec)
+        costs.recoverNs = 1e9 / recover
+
+        // 100 KB of block-like data: calldata-like bytes from a small alphabet, which snappy
+        // compresses about 2:1 as it does real transaction data.
+        let block = data.prefix(100_000).map { $0 & 0x0f == 0 ? $0 : $0 & 0x1f }
+        let blockMB = Double(block.count) / 1e6
+        let compressed = Snappy.compress(block)
+        let comp = Bench.opsPerSecond { _ = Snappy.compress(block) } * blockMB
+        Bench.row("snappy compress, 100 KB", comp, unit: "MB/s", limit: Limits.snappyCompressMBs)
+        let uncomp = Bench.opsPerSecond { _ = try? Snappy.decompress(compressed, maxLength: 1 << 24) } * blockMB
+        Bench.row("snappy uncompress, 100 KB", uncomp, unit: "MB/s", limit: Limits.snappyUncompressMBs)
+        costs.snappyUncompressNsPerByte = 1e3 / uncomp
+        let framed = SnappyFramed.encode(block)
+        let framedRate = Bench.opsPerSecond { _ = try? SnappyFramed.decode(framed, maxOutput: 1 << 24) } * blockMB
+        Bench.row("snappy framed decode (CRC-32C), 100 KB", framedRate, unit: "MB/s", limit: Limits.snappyUncompressMBs)
+        return costs
+    }
+}
