@@ -91,7 +91,7 @@ let package = Package(
             swiftSettings: strict
         ),
 
-        .testTarget(name: "P2PCoreTests", dependencies: ["P2PCore"], swiftSettings: strict),
+        .testTarget(name: "P2PCoreTests", dependencies: ["P2PCore"], exclude: ["Vectors"], swiftSettings: strict),
         .testTarget(name: "RollupTests", dependencies: ["Rollup", "P2PCore"], swiftSettings: strict),
         .testTarget(name: "GossipTests", dependencies: ["Gossip", "Rollup", "P2PCore"], swiftSettings: strict),
         .testTarget(name: "SimulationTests", dependencies: ["P2PCore", "Gossip", "Rollup"], swiftSettings: strict),

@@ -1,0 +1,219 @@
+import Dispatch
+
+/// One yamux stream after protocol negotiation, as the application sees it.
+///
+/// Confined to its connection's serial `queue`: every property and method must be used there,
+/// and every callback runs there (`@unchecked Sendable` is safe because of that confinement;
+/// the async helpers below hop onto the queue themselves).
+///
+/// Data that arrives before the application installs `onData` (e.g. bytes pipelined behind the
+/// protocol proposal, go-libp2p's lazy negotiation) is buffered, bounded by
+/// `HostConfig.maxStreamBuffer`, and delivered when `onData` is set.
+public final class P2PStream: @unchecked Sendable {
+    public let queue: DispatchQueue
+    public let direction: Direction
+    public let remotePeer: PeerID
+    public internal(set) var protocolID: String = ""
+    let id: YamuxStreamID
+    private weak var connection: Connection?
+    private let limits: (sendQueue: Int, buffer: Int)
+
+    /// Data from the peer. Setting it delivers anything buffered so far.
+    public var onData: (([UInt8]) -> Void)? { didSet { flushInbound() } }
+    /// The peer half-closed (EOF): no more data will come. Delivered after all data.
+    public var onRemoteClose: (() -> Void)? { didSet { flushInbound() } }
+    /// The stream was reset by the peer or the connection closed.
+    public var onReset: ((HostError) -> Void)? { didSet { if let e = resetError { onReset?(e) } } }
+    /// Called when buffered outbound data has drained (after `isWritable` was false).
+    public var onWritable: (() -> Void)?
+
+    private var inbound: [[UInt8]] = []
+    private var inboundBytes = 0
+    private var remoteClosed = false
+    private var remoteCloseDelivered = false
+    private(set) var resetError: HostError?
+    private(set) var localClosed = false
+    private var pendingWrite: [UInt8] = []
+    private var pendingClose = false
+
+    init(id: YamuxStreamID, direction: Direction, remotePeer: PeerID, connection: Connection, queue: DispatchQueue) {
+        self.id = id
+        self.direction = direction
+        self.remotePeer = remotePeer
+        self.connection = connection
+        self.queue = queue
+        self.limits = (connection.config.yamux.maxSendQueue, connection.config.maxStreamBuffer)
+    }
+
+    /// True while buffered outbound data is below the connection's per-stream bound.
+    public var isWritable: Bool { resetError == nil && connection != nil && pendingWrite.count < limits.sendQueue }
+
+    public var isReset: Bool { resetError != nil }
+
+    /// Queues bytes. Data beyond yamux's send window waits here (bounded: a stream that keeps
+    /// writing past `maxStreamBuffer` while the peer does not read is reset).
+    public func write(_ bytes: [UInt8]) {
+        guard resetError == nil, !localClosed, !bytes.isEmpty else { return }
+        guard let connection else { reset(with: .connectionClosed); return }
+        if pendingWrite.isEmpty {
+            let n = connection.streamWrite(id, bytes[...])
+            if n < bytes.count { pendingWrite.append(contentsOf: bytes[n...]) }
+        } else {
+            pendingWrite.append(contentsOf: bytes)
+        }
+        if pendingWrite.count > limits.buffer {
+            reset(with: .messageTooLarge(pendingWrite.count, limit: limits.buffer), notifyPeer: true)
+            return
+        }
+        connection.flush()
+    }
+
+    /// Half-close: the peer sees EOF after the data already written.
+    public func closeWrite() {
+        guard resetError == nil, !localClosed else { return }
+        localClosed = true
+        if pendingWrite.isEmpty { connection?.streamCloseWrite(id) } else { pendingClose = true }
+        connection?.flush()
+    }
+
+    /// Aborts the stream in both directions.
+    public func reset() { reset(with: .streamReset, notifyPeer: true) }
+
+    /// Closes both directions: half-close, and stop delivering data.
+    public func close() {
+        closeWrite()
+        onData = nil
+    }
+
+    // MARK: Connection-side entry points
+
+    func receive(_ bytes: [UInt8]) {
+        guard resetError == nil, !bytes.isEmpty else { return }
+        if let onData, inbound.isEmpty {
+            onData(bytes)
+            return
+        }
+        inbound.append(bytes)
+        inboundBytes += bytes.count
+        if inboundBytes > limits.buffer {
+            reset(with: .messageTooLarge(inboundBytes, limit: limits.buffer), notifyPeer: true)
+            return
+        }
+        flushInbound()
+    }
+
+    func remoteClosedWrite() {
+        remoteClosed = true
+        flushInbound()
+    }
+
+    func writable() {
+        guard !pendingWrite.isEmpty, let connection else { return }
+        let n = connection.streamWrite(id, pendingWrite[...])
+        pendingWrite.removeFirst(n)
+        if pendingWrite.isEmpty {
+            if pendingClose { pendingClose = false; connection.streamCloseWrite(id) }
+            onWritable?()
+        }
+    }
+
+    func reset(with error: HostError, notifyPeer: Bool = false) {
+        guard resetError == nil else { return }
+        resetError = error
+        pendingWrite = []
+        inbound = []
+        if notifyPeer { connection?.streamReset(id) }
+        connection?.forget(self)
+        let handler = onReset
+        onData = nil
+        onRemoteClose = nil
+        onWritable = nil
+        handler?(error)
+    }
+
+    private func flushInbound() {
+        guard let onData else { return }
+        while !inbound.isEmpty, resetError == nil {
+            let chunk = inbound.removeFirst()
+            inboundBytes -= chunk.count
+            onData(chunk)
+        }
+        if remoteClosed, !remoteCloseDelivered, inbound.isEmpty, let onRemoteClose {
+            remoteCloseDelivered = true
+            onRemoteClose()
+        }
+    }
+}
+
+// MARK: - async helpers
+
+extension P2PStream {
+    /// Reads until the peer half-closes, failing if more than `limit` bytes arrive.
+    public func readToEnd(limit: Int) async throws(HostError) -> [UInt8] {
+        let result: Result<[UInt8], HostError> = await withCheckedContinuation { cont in
+            queue.async {
+                var buffer: [UInt8] = []
+                var done = false
+                func finish(_ r: Result<[UInt8], HostError>) {
+                    guard !done else { return }
+                    done = true
+                    self.onData = nil
+                    self.onRemoteClose = nil
+                    cont.resume(returning: r)
+                }
+                self.onReset = { finish(.failure($0)) }
+                self.onRemoteClose = { finish(.success(buffer)) }
+                self.onData = { chunk in
+                    buffer += chunk
+                    if buffer.count > limit {
+                        self.reset(with: .messageTooLarge(buffer.count, limit: limit), notifyPeer: true)
+                        finish(.failure(.messageTooLarge(buffer.count, limit: limit)))
+                    }
+                }
+            }
+        }
+        return try result.get()
+    }
+
+    /// Reads exactly `count` bytes (fails on EOF or reset before that). Extra bytes that arrive in
+    /// the same chunk are kept for the next read.
+    public func read(exactly count: Int) async throws(HostError) -> [UInt8] {
+        let result: Result<[UInt8], HostError> = await withCheckedContinuation { cont in
+            queue.async {
+                var buffer: [UInt8] = []
+                var done = false
+                func finish(_ r: Result<[UInt8], HostError>) {
+                    guard !done else { return }
+                    done = true
+                    self.onData = nil
+                    self.onRemoteClose = nil
+                    self.onReset = nil
+                    if buffer.count > count { self.inbound.insert(Array(buffer[count...]), at: 0); self.inboundBytes += buffer.count - count }
+                    cont.resume(returning: r.map { Array($0.prefix(count)) })
+                }
+                self.onReset = { finish(.failure($0)) }
+                self.onRemoteClose = {
+                    self.remoteCloseDelivered = false   // let a later reader see EOF too
+                    finish(.failure(.connectionClosed))
+                }
+                self.onData = { chunk in
+                    buffer += chunk
+                    if buffer.count >= count { finish(.success(buffer)) }
+                }
+                if count == 0 { finish(.success([])) }
+            }
+        }
+        return try result.get()
+    }
+
+    /// Writes on the stream's queue (from any context).
+    public func send(_ bytes: [UInt8], closeWrite: Bool = false) {
+        queue.async {
+            self.write(bytes)
+            if closeWrite { self.closeWrite() }
+        }
+    }
+
+    /// Resets from any context.
+    public func abort() { queue.async { self.reset() } }
+}

@@ -1,0 +1,94 @@
+/// Per-stream state of a `YamuxSession`: lifecycle, send window and queue, receive window
+/// accounting. Mirrors go-yamux `stream.go` (states, `sendFlags`, `sendWindowUpdate`) and the
+/// window arithmetic of `segmentedBuffer.GrowTo` in `util.go`.
+struct YamuxStream {
+    enum Phase {
+        /// We opened it; the SYN went out, the peer's ACK has not arrived.
+        case synSent
+        /// The peer opened it; our ACK has not gone out yet.
+        case synReceived
+        case established
+    }
+
+    var phase: Phase
+    /// We sent FIN.
+    var writeClosed = false
+    /// `closeWrite` was called while data was still queued: FIN follows the queue.
+    var finPending = false
+    /// The peer sent FIN.
+    var readClosed = false
+
+    // Send side.
+    var sendWindow: UInt32 = YamuxConfig.protocolInitialWindow
+    var queue = ByteQueue()
+    /// A `write` was short; `.writable` is owed once the queue drains to half.
+    var writerBlocked = false
+    /// The stream is in the session's round-robin list of streams with something to send.
+    var scheduled = false
+
+    // Receive side (go-yamux: recvWindow, segmentedBuffer cap/len).
+    /// Target receive window; grows with auto-tuning.
+    var recvWindow: UInt32
+    /// Credit the peer still has: bytes it may send before our next window update.
+    var recvAvailable: UInt32 = YamuxConfig.protocolInitialWindow
+    /// Bytes delivered to the application and not yet reported consumed.
+    var buffered: UInt32 = 0
+    /// Start of the current auto-tuning epoch (last window update).
+    var epochStart: Duration
+
+    init(phase: Phase, recvWindow: UInt32, now: Duration) {
+        self.phase = phase
+        self.recvWindow = recvWindow
+        self.epochStart = now
+    }
+
+    var isFinished: Bool { writeClosed && readClosed }
+    var hasSendable: Bool { (!queue.isEmpty && sendWindow > 0) || (finPending && queue.isEmpty) }
+
+    /// go-yamux `GrowTo(max, force)`: if the window (credit + unconsumed) has fallen to half of
+    /// `max` or less (or `force`), credit the peer up to `max`. Returns whether an update is due
+    /// and the credit added.
+    mutating func growReceiveWindow(to max: UInt32, force: Bool) -> (needed: Bool, delta: UInt32) {
+        let current = UInt64(recvAvailable) + UInt64(buffered)
+        guard current < UInt64(max) else { return (force, 0) }
+        let delta = UInt32(UInt64(max) - current)
+        if delta < max / 2 && !force { return (false, 0) }
+        recvAvailable += delta
+        return (true, delta)
+    }
+}
+
+/// A FIFO byte queue with O(1) amortised removal from the front.
+struct ByteQueue {
+    private var storage: [UInt8] = []
+    private var head = 0
+
+    var count: Int { storage.count - head }
+    var isEmpty: Bool { head == storage.count }
+
+    mutating func append(_ bytes: UnsafeRawBufferPointer) {
+        if head > 0 && head == storage.count {
+            storage.removeAll(keepingCapacity: true)
+            head = 0
+        }
+        storage.append(contentsOf: bytes)
+    }
+
+    /// Appends the first `n` queued bytes to `out` and removes them.
+    mutating func move(_ n: Int, to out: inout [UInt8]) {
+        out.append(contentsOf: storage[head..<(head + n)])
+        head += n
+        if head == storage.count {
+            storage.removeAll(keepingCapacity: storage.capacity <= 1 << 20)
+            head = 0
+        } else if head >= 1 << 16 && head * 2 >= storage.count {
+            storage.removeSubrange(0..<head)
+            head = 0
+        }
+    }
+
+    mutating func removeAll() {
+        storage = []
+        head = 0
+    }
+}
