@@ -32,6 +32,7 @@ unit: setup
 
 interop: setup
 	$(SWIFT) build --product p2pnode
+	$(SWIFT) build --product p2pnode-interop-peer
 	@interop/run
 
 # Figures, not assertions: release build, prints MB/s, ops/s and ratios to the limits in BENCHMARKS.md.

@@ -85,6 +85,12 @@ let package = Package(
             swiftSettings: strict
         ),
         .executableTarget(
+            name: "p2pnode-interop-peer",
+            dependencies: ["P2PCore", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "interop/swift-peer",
+            swiftSettings: strict
+        ),
+        .executableTarget(
             name: "p2pnode-bench",
             dependencies: ["P2PCore", "Rollup", "Gossip"],
             path: "Benchmarks/p2pnode-bench",

@@ -71,8 +71,8 @@ public struct HostConfig: Sendable {
     public var maxPendingUpgrades = 128
     /// Total connections, a hard cap above the connection manager's high water.
     public var maxConnections = 400
-    /// Inbound streams per connection waiting for protocol negotiation.
-    public var maxNegotiatingStreams = 64
+    /// Inbound streams per connection waiting for protocol negotiation (yamux accept backlog: 256).
+    public var maxNegotiatingStreams = 256
     /// Bytes buffered per stream for a handler that has not taken them yet.
     public var maxStreamBuffer = 16 * 1024 * 1024
     public var connectionManager: ConnectionManager.Config = .init()

@@ -37,7 +37,7 @@ public enum Identify {
     }
 
     /// Decodes and merges the delimited messages of a complete identify response.
-    static func decode(_ bytes: [UInt8]) throws(HostError) -> Info {
+    public static func decode(_ bytes: [UInt8]) throws(HostError) -> Info {
         var info = Info()
         var rest = bytes[...]
         var count = 0
