@@ -43,3 +43,52 @@ enum CLI {
         return path
     }
 }
+
+/// A long-running `p2pnode` process whose stderr lines are collected as they arrive.
+final class RunningNode: @unchecked Sendable {  // safe: `lines` is behind `lock`; the process is only signalled
+    let process = Process()
+    private let lock = NSLock()
+    private var lines: [String] = []
+    private var partial = ""
+
+    init(_ args: [String], cwd: String) throws {
+        process.executableURL = URL(fileURLWithPath: CLI.binary)
+        process.arguments = args
+        process.currentDirectoryURL = URL(fileURLWithPath: cwd)
+        let err = Pipe()
+        process.standardError = err
+        process.standardOutput = FileHandle.nullDevice
+        err.fileHandleForReading.readabilityHandler = { [weak self] h in
+            let d = h.availableData
+            guard let self, !d.isEmpty else { return }
+            self.lock.lock()
+            self.partial += String(decoding: d, as: UTF8.self)
+            while let nl = self.partial.firstIndex(of: "\n") {
+                self.lines.append(String(self.partial[..<nl]))
+                self.partial = String(self.partial[self.partial.index(after: nl)...])
+            }
+            self.lock.unlock()
+        }
+        try process.run()
+    }
+
+    var output: [String] { lock.lock(); defer { lock.unlock() }; return lines }
+
+    /// The first line containing `needle`, waiting up to `timeout` seconds.
+    func waitFor(_ needle: String, timeout: Double = 10) async -> String? {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if let l = output.first(where: { $0.contains(needle) }) { return l }
+            if !process.isRunning { return output.first { $0.contains(needle) } }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        return nil
+    }
+
+    /// SIGTERM, then the exit status.
+    func stop() -> Int32 {
+        if process.isRunning { process.terminate() }
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+}
