@@ -165,6 +165,23 @@ public struct BlockValidator: Sendable {
     /// already decompressed, so large blocks are decompressed once.
     public mutating func validate(version: PayloadVersion, data: [UInt8], now: UInt64,
                                   decompressed: [UInt8]? = nil) -> BlockValidationResult {
+        record(check(version: version, data: data, now: now, decompressed: decompressed))
+    }
+
+    /// Checks 21–23 on a result of `check`: the per-height seen cache. Cheap; callers that run
+    /// `check` concurrently serialise only this step.
+    public mutating func record(_ result: BlockValidationResult) -> BlockValidationResult {
+        guard result.outcome == .accept, let env = result.envelope else { return result }
+        if let r = seen.record(number: env.payload.blockNumber, hash: env.payload.blockHash) {
+            return .fail(r, envelope: env, signer: result.signer)
+        }
+        return result
+    }
+
+    /// Checks 1–20 (everything but the per-height seen cache), without mutating anything, so it
+    /// can run on several messages at once. `.accept` here means "passed so far".
+    public func check(version: PayloadVersion, data: [UInt8], now: UInt64,
+                      decompressed: [UInt8]? = nil) -> BlockValidationResult {
         // 1–4: snappy, bounded on the declared length before decoding.
         let raw: [UInt8]
         if let d = decompressed {
@@ -223,9 +240,6 @@ public struct BlockValidator: Sendable {
             if envelope.parentBeaconBlockRoot == nil { return fail(.parentBeaconRootMissing) }
         }
         if version == .v4 && p.withdrawalsRoot == nil { return fail(.withdrawalsRootMissing) }
-
-        // 21–23: per-height seen cache.
-        if let r = seen.record(number: p.blockNumber, hash: p.blockHash) { return fail(r) }
         return BlockValidationResult(outcome: .accept, rejection: nil, envelope: envelope, signer: recovered)
     }
 }

@@ -1,0 +1,110 @@
+import Dispatch
+import Foundation
+import Logging
+import P2PCore
+import Rollup
+
+/// A block accepted from gossip (spec §3 "After ACCEPT").
+public struct AcceptedBlock: Sendable {
+    public let envelope: ExecutionPayloadEnvelope
+    public let version: PayloadVersion
+    public let from: PeerID
+    /// The compressed gossip data, as received (to relay or store verbatim).
+    public let data: [UInt8]
+}
+
+/// op-node's block gossip on top of `GossipService`: joins all four block topics of the chain
+/// (they are also the subscription allow-list), validates each with its own `BlockValidator` —
+/// the expensive checks concurrently, the per-height cache serialised — drops our own messages
+/// (`FilterSelf`), hands accepted blocks to `onBlock`, and publishes signed payloads on the topic
+/// of their fork.
+public final class BlockGossip: @unchecked Sendable {  // safe: mutable state is behind Locked
+    public let service: GossipService
+    public let topics: BlockTopics
+    public let rollup: RollupConfig
+    public var logger = Logger(label: "p2pnode.blocks")
+
+    private let validators: [PayloadVersion: Locked<BlockValidator>]
+    private let handlers = Locked<[@Sendable (AcceptedBlock) -> Void]>([])
+    private let clock: any NodeClock
+    private let counts = Locked<[String: Int]>([:])
+
+    /// - Parameters:
+    ///   - signer: the unsafe-block signer address (20 bytes; all zeros = none, everything IGNOREd).
+    ///   - pastThreshold: `--p2p.gossip.timestamp.threshold` in seconds.
+    public init(service: GossipService, rollup: RollupConfig, signer: [UInt8], pastThreshold: UInt64 = 60,
+                clock: any NodeClock = SystemClock()) {
+        self.service = service
+        self.rollup = rollup
+        self.topics = BlockTopics(chainID: rollup.chainID)
+        self.clock = clock
+        let config = BlockValidatorConfig(rollup: rollup, signer: signer, pastThreshold: pastThreshold)
+        var v: [PayloadVersion: Locked<BlockValidator>] = [:]
+        for version in PayloadVersion.allCases { v[version] = Locked(BlockValidator(config: config)) }
+        validators = v
+    }
+
+    /// op-node's gossipsub configuration for this chain (StrictNoSign, op-node message id,
+    /// op-node parameters, light scoring, the four topics as allow-list).
+    public static func gossipConfiguration(localPeer: PeerID, rollup: RollupConfig) -> GossipSubConfiguration {
+        .opNode(localPeer: localPeer, blockTime: rollup.blockTime, topics: Set(BlockTopics(chainID: rollup.chainID).all),
+                randomSeed: UInt64.random(in: 0...UInt64.max))
+    }
+
+    /// Joins the four topics and installs the validators.
+    public func start() throws(GossipRouterError) {
+        for version in PayloadVersion.allCases {
+            let topic = topics.topic(for: version)
+            service.setValidator(topic) { [weak self] request in
+                self?.validate(version: version, request: request) ?? .ignore
+            }
+            try service.join(topic)
+        }
+        let local = service.host.peerID
+        service.subscribe { [weak self] topic, message, from in
+            guard let self, from != local, let version = self.topics.version(of: topic) else { return }  // FilterSelf
+            let data = [UInt8](message.data)
+            guard let raw = OPMessageID.decompress(data),
+                  raw.count > 65, let env = try? ExecutionPayloadEnvelope(ssz: raw[65...], version: version) else { return }
+            let block = AcceptedBlock(envelope: env, version: version, from: from, data: data)
+            for h in self.handlers.current { h(block) }
+        }
+    }
+
+    /// Receives every block accepted from a peer (not our own publishes).
+    public func onBlock(_ handler: @escaping @Sendable (AcceptedBlock) -> Void) { handlers.withLock { $0.append(handler) } }
+
+    /// Outcome counts by reason class (`accept`, `already_seen`, `block_hash`, …).
+    public var outcomeCounts: [String: Int] { counts.current }
+
+    private func validate(version: PayloadVersion, request: ValidationRequest) -> ValidationOutcome {
+        guard let lock = validators[version] else { return .reject }
+        let data = [UInt8](request.message.data)
+        let now = clock.unixSeconds()
+        let checked = lock.withLock { $0 }.check(version: version, data: data, now: now)
+        let result = lock.withLock { $0.record(checked) }
+        let key = result.rejection?.reasonClass ?? "accept"
+        counts.withLock { $0[key, default: 0] += 1 }
+        if let r = result.rejection {
+            logger.debug("block gossip not accepted", metadata: ["peer": "\(request.from)", "topic": "\(request.topic)",
+                                                                 "outcome": "\(result.outcome)", "reason": "\(r)"])
+        }
+        return result.outcome
+    }
+
+    /// Signs and publishes a payload as the sequencer (op-node `SignAndPublishL2Payload`): the topic
+    /// and SSZ layout follow the payload's fork by timestamp.
+    public func publish(_ envelope: ExecutionPayloadEnvelope, key: Secp256k1PrivateKey) throws -> [UInt8] {
+        let version = rollup.payloadVersion(at: envelope.payload.timestamp)
+        let body = try envelope.sszEncoded(version: version)
+        let signature = try BlockSigning.sign(payloadBytes: body, chainID: rollup.chainID, key: key)
+        let data = Snappy.compress(signature + body)
+        try publish(data: data, version: version)
+        return data
+    }
+
+    /// Publishes already signed and compressed gossip data on the topic of `version`.
+    public func publish(data: [UInt8], version: PayloadVersion) throws {
+        try service.publish(topic: topics.topic(for: version), data: data)
+    }
+}

@@ -1,0 +1,168 @@
+import Foundation
+import P2PCore
+
+/// Message flow: local publish, receiving (signature policy, dedupe, validation hand-off),
+/// validation results, and forwarding to direct, mesh and fanout peers (go-libp2p-pubsub
+/// `pubsub.go` `pushMsg`/`checkSigningPolicy`/`publishMessage`, `validation.go` `validate`,
+/// `gossipsub.go` `Publish`; flood publishing and fanout per gossipsub v1.1 spec).
+extension GossipSubRouter {
+    /// Publishes `data` on `topic` as the local peer. With StrictSign the message carries
+    /// from/seqno/signature; with StrictNoSign only data and topic. Locally published messages
+    /// are not handed to the application validator. Publishing the same content twice inside
+    /// the seen TTL is a no-op traced as a duplicate (go does the same).
+    public mutating func publish(topic: String, data: [UInt8], now: UInt64) throws(GossipRouterError) -> [GossipAction] {
+        var message = PBMessage()
+        message.data = Data(data)
+        message.topic = topic
+        if case .strictSign(let key) = signaturePolicy {
+            seqno &+= 1
+            message.seqno = withUnsafeBytes(of: seqno.bigEndian) { Data($0) }
+            try MessageSigning.sign(&message, key: key)
+        }
+        let size = PBRPC(message: message).encodedSize
+        guard size <= parameters.maxMessageSize else {
+            throw .messageTooLarge(size: size, limit: parameters.maxMessageSize)
+        }
+        let id = messageID(message)
+        let me = localPeer
+        guard seen.insert(id, now: now) else {
+            trace(.duplicateMessage, .duplicateMessage(id: id, topic: topic, from: me))
+            return flush()
+        }
+        trace(.publishMessage, .publishMessage(id: id, topic: topic))
+        scoring?.validateMessage(id, topic: topic, now: now)
+        scoring?.deliverMessage(id, topic: topic, from: localPeer, now: now)
+        trace(.deliverMessage, .deliverMessage(id: id, topic: topic, from: me))
+        mcache.put(id, message: message, topic: topic)
+        forward(message, id: id, topic: topic, from: nil, now: now)
+        if topics[topic]?.mesh != nil {
+            outbox.actions.append(.deliver(topic: topic, message: message, from: localPeer))
+        }
+        return flush()
+    }
+
+    /// The application's verdict on a message handed out with `.validate`. Unknown or timed-out
+    /// ids are ignored. The actions may hand out queued messages for validation.
+    public mutating func deliverValidationResult(_ id: MessageID, outcome: ValidationOutcome, now: UInt64) -> [GossipAction] {
+        guard let pending = validation.complete(id) else { return [] }
+        finishValidation(id, pending, outcome: outcome, now: now)
+        startQueuedValidations(now: now)
+        return flush()
+    }
+
+    /// One message of an incoming RPC from `slot`.
+    mutating func handleMessage(_ message: PBMessage, from slot: Int, now: UInt64) {
+        guard let from = peers[slot]?.id else { return }
+        let topic = message.topic
+        // go: "received message in topic we didn't subscribe to; ignoring message".
+        guard topics[topic]?.mesh != nil else { return }
+        let id = messageID(message)
+        // checkSigningPolicy, before the seen check: structural violations.
+        let quick: RejectReason?
+        switch signaturePolicy {
+        case .strictNoSign: quick = MessageSigning.violation(of: signaturePolicy, by: message)
+        case .strictSign: quick = message.hasSignature ? nil : .missingSignature
+        }
+        if let reason = quick {
+            reject(id, topic: topic, from: from, reason: reason, now: now)
+            return
+        }
+        if signaturePolicy.signs && message.from.elementsEqual(localPeer.bytes) {
+            reject(id, topic: topic, from: from, reason: .selfOrigin, now: now)
+            return
+        }
+        if seen.contains(id, now: now) {
+            trace(.duplicateMessage, .duplicateMessage(id: id, topic: topic, from: from))
+            scoring?.duplicateMessage(id, topic: topic, from: from, now: now)
+            return
+        }
+        // Verify the signature after the seen check (it is the expensive part), and only then
+        // mark the id seen, so a forged copy cannot shadow the real message.
+        if signaturePolicy.signs && !MessageSigning.verify(message) {
+            reject(id, topic: topic, from: from, reason: .invalidSignature, now: now)
+            return
+        }
+        // go's validateQ: a message that finds the queue full is dropped before it is marked seen.
+        guard validation.hasRoom(for: topic) else {
+            trace(.rejectMessage, .rejectMessage(id: id, topic: topic, from: from, reason: .validationQueueFull))
+            return
+        }
+        seen.insert(id, now: now)
+        promises.fulfill(id)
+        scoring?.validateMessage(id, topic: topic, now: now)
+        announceDontWant(id, size: message.data.count, topic: topic, except: slot)
+        let pending = ValidationPipeline.Pending(message: message, topic: topic, from: from, started: now)
+        if validation.submit(id, pending) {
+            outbox.actions.append(.validate(ValidationRequest(id: id, topic: topic, message: message, from: from)))
+        }
+    }
+
+    /// Hands queued messages to the application as slots free up.
+    mutating func startQueuedValidations(now: UInt64) {
+        for (id, p) in validation.startQueued(now: now) {
+            outbox.actions.append(.validate(ValidationRequest(id: id, topic: p.topic, message: p.message, from: p.from)))
+        }
+    }
+
+    private mutating func reject(_ id: MessageID, topic: String, from: PeerID, reason: RejectReason, now: UInt64) {
+        trace(.rejectMessage, .rejectMessage(id: id, topic: topic, from: from, reason: reason))
+        scoring?.rejectMessage(id, topic: topic, from: from, reason: reason, now: now)
+        // go gossip_tracer: a bad or missing signature does not keep a promise.
+        if reason != .missingSignature && reason != .invalidSignature { promises.fulfill(id) }
+    }
+
+    mutating func finishValidation(_ id: MessageID, _ p: ValidationPipeline.Pending, outcome: ValidationOutcome, now: UInt64) {
+        switch outcome {
+        case .accept:
+            trace(.deliverMessage, .deliverMessage(id: id, topic: p.topic, from: p.from))
+            scoring?.deliverMessage(id, topic: p.topic, from: p.from, now: now)
+            guard topics[p.topic]?.mesh != nil else { return }   // left the topic meanwhile
+            mcache.put(id, message: p.message, topic: p.topic)
+            forward(p.message, id: id, topic: p.topic, from: p.from, now: now)
+            outbox.actions.append(.deliver(topic: p.topic, message: p.message, from: p.from))
+        case .reject:
+            trace(.rejectMessage, .rejectMessage(id: id, topic: p.topic, from: p.from, reason: .validationFailed))
+            scoring?.rejectMessage(id, topic: p.topic, from: p.from, reason: .validationFailed, now: now)
+        case .ignore:
+            trace(.rejectMessage, .rejectMessage(id: id, topic: p.topic, from: p.from, reason: .validationIgnored))
+            scoring?.rejectMessage(id, topic: p.topic, from: p.from, reason: .validationIgnored, now: now)
+        }
+    }
+
+    /// go `GossipSubRouter.Publish`: sends a new or validated message to direct peers and the
+    /// mesh (or, for our own messages in a topic we have not joined, the fanout), or with flood
+    /// publishing our own messages to every topic peer at or above the publish threshold. Never
+    /// back to the peer it came from, its author, or a peer that sent IDONTWANT for it.
+    mutating func forward(_ message: PBMessage, id: MessageID, topic: String, from: PeerID?, now: UInt64) {
+        guard topics[topic] != nil else { return }
+        let local = from == nil
+        var targets = SlotSet()
+        let subscribers = topics[topic]?.subscribers ?? SlotSet()
+        if local && parameters.floodPublish {
+            for slot in subscribers where (peers[slot]?.direct ?? false) || score(slot: slot) >= thresholds.publish {
+                targets.insert(slot)
+            }
+        } else {
+            for slot in subscribers where peers[slot]?.direct ?? false { targets.insert(slot) }
+            if let mesh = topics[topic]?.mesh {
+                for slot in mesh { targets.insert(slot) }
+            } else if local {
+                if topics[topic]?.fanout?.isEmpty ?? true {
+                    let chosen = selectPeers(topic, count: parameters.d) { r, slot in
+                        !(r.peers[slot]?.direct ?? false) && r.score(slot: slot) >= r.thresholds.publish
+                    }
+                    topics[topic]?.fanout = SlotSet(chosen)
+                }
+                topics[topic]?.lastPublish = now
+                for slot in topics[topic]?.fanout ?? SlotSet() { targets.insert(slot) }
+            }
+        }
+        let source = from.flatMap { slotOf[$0] }
+        var author: Int?
+        if message.hasFrom, let a = try? PeerID(bytes: [UInt8](message.from)) { author = slotOf[a] }
+        for slot in targets where slot != source && slot != author {
+            guard peers[slot]?.unwanted[id] == nil else { continue }
+            enqueue(slot) { rpc in rpc.publish.append(message) }
+        }
+    }
+}

@@ -1,0 +1,241 @@
+import Dispatch
+import Foundation
+import Logging
+import P2PCore
+
+/// Runs the sans-IO `GossipSubRouter` on a libp2p host: one outbound pubsub stream per peer for
+/// our RPCs (as go-libp2p-pubsub), inbound streams decoded into RPCs, the heartbeat timer, the
+/// validation hand-off to a worker pool, local subscribers and trace counters.
+///
+/// Router state is confined to `queue`; `@unchecked Sendable` is safe because every entry point
+/// hops there. Validators run on a concurrent queue; the router bounds how many are in flight.
+public final class GossipService: @unchecked Sendable {
+    /// A topic validator: runs off the router queue, may be called concurrently.
+    public typealias Validator = @Sendable (ValidationRequest) -> ValidationOutcome
+    public typealias Subscriber = @Sendable (_ topic: String, _ message: PBMessage, _ from: PeerID) -> Void
+
+    public let host: P2PHost
+    public let queue = DispatchQueue(label: "p2pnode.gossip")
+    public var logger = Logger(label: "p2pnode.gossip")
+    public let protocols: [GossipSubProtocol]
+
+    private var router: GossipSubRouter
+    private let maxRPCSize: Int
+    private let validationQueue = DispatchQueue(label: "p2pnode.gossip.validate", attributes: .concurrent)
+    private let heartbeat: QueueTimer
+    private var validators: [String: Validator] = [:]
+    private var subscribers: [Subscriber] = []
+    private var outbound: [PeerID: OutboundStream] = [:]
+    private let traceCounts = Locked<[String: Int]>([:])
+    private var started = false
+
+    private enum OutboundStream {
+        case opening([PBRPC])
+        case open(P2PStream)
+    }
+
+    public init(host: P2PHost, configuration: GossipSubConfiguration,
+                protocols: [GossipSubProtocol] = [.meshsub11, .meshsub10]) throws(GossipConfigError) {
+        self.host = host
+        self.router = try GossipSubRouter(configuration: configuration)
+        self.maxRPCSize = configuration.parameters.maxMessageSize
+        self.protocols = protocols
+        self.heartbeat = QueueTimer(queue: queue)
+    }
+
+    private var now: UInt64 { DispatchTime.now().uptimeNanoseconds }
+
+    /// Registers the pubsub protocols on the host and starts the heartbeat.
+    public func start() {
+        queue.sync {
+            guard !started else { return }
+            started = true
+            let params = router.parameters
+            heartbeat.schedule(after: params.heartbeatInitialDelay, repeating: params.heartbeatInterval) { [weak self] in
+                guard let self else { return }
+                self.apply(self.router.heartbeat(now: self.now))
+            }
+        }
+        for p in protocols {
+            host.setStreamHandler(p.rawValue) { [weak self] stream in self?.inbound(stream) }
+        }
+        host.observe { [weak self] event in
+            guard let self else { return }
+            switch event {
+            case .identified(let peer, let info):
+                if self.protocols.contains(where: { info.protocols.contains($0.rawValue) }) {
+                    self.queue.async { self.openOutbound(to: peer) }
+                }
+            case .disconnected(let peer, _):
+                self.queue.async {
+                    self.outbound[peer] = nil
+                    self.apply(self.router.removePeer(peer, now: self.now))
+                }
+            case .connected:
+                break
+            }
+        }
+    }
+
+    public func stop() {
+        queue.sync { heartbeat.cancel() }
+    }
+
+    // MARK: API
+
+    public func join(_ topic: String) throws(GossipRouterError) {
+        let r: Result<[GossipAction], GossipRouterError> = queue.sync {
+            do throws(GossipRouterError) { return .success(try router.join(topic, now: now)) } catch { return .failure(error) }
+        }
+        apply(try r.get())
+    }
+
+    public func leave(_ topic: String) {
+        queue.async { self.apply(self.router.leave(topic, now: self.now)) }
+    }
+
+    public func publish(topic: String, data: [UInt8]) throws(GossipRouterError) {
+        let r: Result<[GossipAction], GossipRouterError> = queue.sync {
+            do throws(GossipRouterError) { return .success(try router.publish(topic: topic, data: data, now: now)) } catch { return .failure(error) }
+        }
+        apply(try r.get())
+    }
+
+    public func setValidator(_ topic: String, _ validator: @escaping Validator) {
+        queue.sync { validators[topic] = validator }
+    }
+
+    /// Receives every delivered message (validated ones from peers, and our own publishes).
+    public func subscribe(_ subscriber: @escaping Subscriber) {
+        queue.sync { subscribers.append(subscriber) }
+    }
+
+    public func setApplicationScore(_ peer: PeerID, _ value: Double) {
+        queue.async { self.router.setApplicationScore(peer, value) }
+    }
+
+    /// Runs `body` with the router on its queue (for RPC handlers and metrics).
+    public func inspect<R>(_ body: (GossipSubRouter) -> R) -> R { queue.sync { body(router) } }
+
+    /// Trace events counted by type name (`PUBLISH_MESSAGE`, `DELIVER_MESSAGE`, …).
+    public var traceCounters: [String: Int] { traceCounts.current }
+
+    // MARK: Streams
+
+    private func openOutbound(to peer: PeerID) {
+        guard outbound[peer] == nil else { return }
+        outbound[peer] = .opening([])
+        host.newStream(to: peer, protocols: protocols.map(\.rawValue)) { [weak self] result in
+            guard let self else { return }
+            self.queue.async {
+                switch result {
+                case .failure(let e):
+                    self.outbound[peer] = nil
+                    self.logger.debug("pubsub stream failed", metadata: ["peer": "\(peer)", "error": "\(e)"])
+                case .success(let stream):
+                    guard case .opening(let queued)? = self.outbound[peer],
+                          let proto = GossipSubProtocol(rawValue: stream.protocolID) else { stream.abort(); return }
+                    self.outbound[peer] = .open(stream)
+                    stream.queue.async {
+                        stream.onReset = { [weak self] _ in
+                            guard let self else { return }
+                            self.queue.async { self.outboundClosed(peer, stream) }
+                        }
+                        stream.onData = { _ in }  // the peer never writes on our stream
+                    }
+                    let info = self.host.connectionInfo(peer)
+                    let ip = info.flatMap { Self.ip(of: $0.remoteAddress) }
+                    self.apply(self.router.addPeer(peer, protocol: proto, outbound: info?.direction == .outbound, ip: ip, now: self.now))
+                    for rpc in queued { self.write(rpc, to: peer) }
+                }
+            }
+        }
+    }
+
+    private func outboundClosed(_ peer: PeerID, _ stream: P2PStream) {
+        guard case .open(let s)? = outbound[peer], s === stream else { return }
+        outbound[peer] = nil
+        apply(router.removePeer(peer, now: now))
+    }
+
+    private func inbound(_ stream: P2PStream) {
+        let peer = stream.remotePeer
+        var decoder = RPCFrameDecoder(maxFrameSize: maxRPCSize)
+        stream.onData = { [weak self] bytes in
+            guard let self else { return }
+            decoder.append(bytes)
+            var rpcs: [PBRPC] = []
+            do {
+                while let rpc = try decoder.next() { rpcs.append(rpc) }
+            } catch {
+                self.logger.info("bad pubsub frame; resetting stream", metadata: ["peer": "\(peer)", "error": "\(error)"])
+                stream.reset()
+            }
+            guard !rpcs.isEmpty else { return }
+            let decoded = rpcs
+            self.queue.async {
+                if self.outbound[peer] == nil { self.openOutbound(to: peer) }
+                for rpc in decoded { self.apply(self.router.handleRPC(from: peer, rpc: rpc, now: self.now)) }
+            }
+        }
+        stream.onRemoteClose = { stream.closeWrite() }
+    }
+
+    private func write(_ rpc: PBRPC, to peer: PeerID) {
+        switch outbound[peer] {
+        case .open(let stream)?:
+            let frame: [UInt8]
+            do { frame = try RPCFraming.encode(rpc, maxSize: maxRPCSize) } catch {
+                router.rpcWritten(to: peer)
+                logger.info("dropping oversized RPC", metadata: ["peer": "\(peer)", "error": "\(error)"])
+                return
+            }
+            stream.queue.async { [weak self] in
+                stream.write(frame)
+                guard let self else { return }
+                self.queue.async { self.router.rpcWritten(to: peer) }
+            }
+        case .opening(var queued)?:
+            queued.append(rpc)
+            outbound[peer] = .opening(queued)
+        case nil:
+            router.rpcWritten(to: peer)
+        }
+    }
+
+    // MARK: Actions
+
+    private func apply(_ actions: [GossipAction]) {
+        for action in actions {
+            switch action {
+            case .send(let peer, let rpc):
+                write(rpc, to: peer)
+            case .validate(let request):
+                guard let validator = validators[request.topic] else {
+                    apply(router.deliverValidationResult(request.id, outcome: .accept, now: now))
+                    continue
+                }
+                validationQueue.async { [weak self] in
+                    let outcome = validator(request)
+                    guard let self else { return }
+                    self.queue.async { self.apply(self.router.deliverValidationResult(request.id, outcome: outcome, now: self.now)) }
+                }
+            case .deliver(let topic, let message, let from):
+                for s in subscribers { s(topic, message, from) }
+            case .graylisted(let peer, let score):
+                logger.debug("peer graylisted", metadata: ["peer": "\(peer)", "score": "\(score)"])
+            case .peerExchange:
+                break  // PX is disabled (op-node); nothing to follow
+            case .trace(let event):
+                traceCounts.withLock { $0[event.typeName, default: 0] += 1 }
+            }
+        }
+    }
+
+    static func ip(of address: Multiaddr) -> IPAddress? {
+        switch address.components.first {
+        case .ip4(let b)?, .ip6(let b)?: return IPAddress(bytes: b)
+        default: return nil
+        }
+    }
+}

@@ -1,0 +1,101 @@
+import Foundation
+import Testing
+import P2PCore
+import Rollup
+@testable import Gossip
+
+/// Real hosts on loopback running op-node's block gossip: relay through a middle node, invalid
+/// blocks not forwarded.
+@Suite(.serialized) struct BlockGossipIntegrationTests {
+    final class Node: @unchecked Sendable {  // safe: `received` is behind a lock
+        let host: P2PHost
+        let service: GossipService
+        let blocks: BlockGossip
+        let received = Locked<[AcceptedBlock]>([])
+
+        init(rollup: RollupConfig, signer: [UInt8]) throws {
+            host = P2PHost(config: HostConfig(identity: .generate(.secp256k1)))
+            try host.listen(on: try Multiaddr("/ip4/127.0.0.1/tcp/0"))
+            service = try GossipService(host: host, configuration: BlockGossip.gossipConfiguration(localPeer: host.peerID, rollup: rollup))
+            blocks = BlockGossip(service: service, rollup: rollup, signer: signer)
+            service.start()
+            try blocks.start()
+            blocks.onBlock { [received] b in received.withLock { $0.append(b) } }
+        }
+
+        var address: Multiaddr { get throws { try #require(host.listenAddresses.first).appending(.p2p(host.peerID)) } }
+        func close() { service.stop(); host.close() }
+    }
+
+    static func eventually(_ seconds: Double = 10, _ condition: () -> Bool) async -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if condition() { return true }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        return condition()
+    }
+
+    /// The synthetic V4 block re-stamped to now, with a valid hash.
+    static func freshBlock(number: UInt64, extra: UInt8 = 0) throws -> ExecutionPayloadEnvelope {
+        let vector = try GossipTestData.json("gossip/synthetic-chain10-v4.json")
+        var p = try ExecutionPayload(jsonObject: try #require(vector["payload_json"]))
+        p.timestamp = UInt64(Date().timeIntervalSince1970)
+        p.blockNumber = number
+        p.extraData = [extra]
+        var env = ExecutionPayloadEnvelope(payload: p, parentBeaconBlockRoot: try [UInt8](hex: try #require(vector["parent_beacon_block_root"] as? String)))
+        env.payload.blockHash = env.computeBlockHash(version: .v4)
+        return env
+    }
+
+    @Test func blocksRelayThroughAMiddleNodeAndBadOnesStop() async throws {
+        let rollup = try GossipTestData.chain10()
+        let key = try Secp256k1PrivateKey(bytes: try [UInt8](hex: GossipTestData.signerKeyHex))
+        let signer = key.publicKey.ethereumAddress
+        let a = try Node(rollup: rollup, signer: signer), b = try Node(rollup: rollup, signer: signer), c = try Node(rollup: rollup, signer: signer)
+        defer { a.close(); b.close(); c.close() }
+        _ = try await a.host.connect(try b.address)
+        _ = try await c.host.connect(try b.address)
+        let topic = a.blocks.topics.topic(for: .v4)
+        // Wait until the line is meshed on the V4 topic.
+        #expect(await Self.eventually {
+            b.service.inspect { $0.meshPeers(of: topic).count } == 2 && a.service.inspect { $0.meshPeers(of: topic).count } == 1
+                && c.service.inspect { $0.meshPeers(of: topic).count } == 1
+        })
+
+        // A valid block from A reaches B and C; A does not deliver its own block to itself.
+        let good = try Self.freshBlock(number: 5000)
+        _ = try a.blocks.publish(good, key: key)
+        #expect(await Self.eventually { c.received.current.count == 1 && b.received.current.count == 1 })
+        #expect(c.received.current.first?.envelope == good)
+        #expect(c.received.current.first?.from == b.host.peerID)
+        #expect(a.received.current.isEmpty)
+
+        // Invalid blocks published raw by A: B rejects them and C never sees them.
+        var badHash = try Self.freshBlock(number: 5001)
+        badHash.payload.gasUsed += 1                               // contents no longer match the hash
+        let wrongKey = Secp256k1PrivateKey()
+        let stale = { () throws -> ExecutionPayloadEnvelope in
+            var e = try Self.freshBlock(number: 5002)
+            e.payload.timestamp -= 600
+            e.payload.blockHash = e.computeBlockHash(version: .v4)
+            return e
+        }
+        for (env, k) in [(badHash, key), (try stale(), key), (try Self.freshBlock(number: 5003), wrongKey)] {
+            let body = try env.sszEncoded(version: .v4)
+            let sig = try BlockSigning.sign(payloadBytes: body, chainID: 10, key: k)
+            try a.blocks.publish(data: Snappy.compress(sig + body), version: .v4)
+        }
+        // A last valid block proves the path still works and bounds the wait.
+        let last = try Self.freshBlock(number: 5004)
+        _ = try a.blocks.publish(last, key: key)
+        #expect(await Self.eventually { c.received.current.contains { $0.envelope == last } })
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(c.received.current.map(\.envelope.payload.blockNumber).sorted() == [5000, 5004])
+        let outcomes = b.blocks.outcomeCounts
+        #expect(outcomes["block_hash"] == 1, "\(outcomes)")
+        #expect(outcomes["timestamp_too_old"] == 1, "\(outcomes)")
+        #expect(outcomes["wrong_signer"] == 1, "\(outcomes)")
+        #expect((b.service.traceCounters["REJECT_MESSAGE"] ?? 0) >= 3)
+    }
+}
