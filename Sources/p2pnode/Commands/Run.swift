@@ -2,7 +2,9 @@ import ArgumentParser
 import Dispatch
 import Foundation
 import Logging
+import Gossip
 import P2PCore
+import Rollup
 
 /// `p2pnode run`: joins the network as op-node's p2p layer does.
 struct Run: AsyncParsableCommand {
@@ -11,6 +13,14 @@ struct Run: AsyncParsableCommand {
     )
 
     @OptionGroup var p2p: P2PFlags
+    @OptionGroup var rollup: RollupOptions
+    @OptionGroup var store: StoreOptions
+
+    @Option(name: .customLong("p2p.unsafe-signer"), help: "Address unsafe blocks must be signed by (the SystemConfig's unsafe-block signer). (env OP_NODE_P2P_UNSAFE_SIGNER)")
+    var unsafeSigner: String?
+
+    @Option(name: .customLong("p2p.gossip.timestamp.threshold"), help: "How far in the past a gossiped block may be. (default 60s; env OP_NODE_P2P_GOSSIP_TIMESTAMP_THRESHOLD)")
+    var timestampThreshold: String?
 
     @Option(name: .customLong("log.level"), help: "trace, debug, info, warn, error or crit. (env OP_NODE_LOG_LEVEL)")
     var logLevel: String?
@@ -36,13 +46,59 @@ struct Run: AsyncParsableCommand {
                                                           "protocols": "\(info.protocols.count)"])
             }
         }
+        let gossip = try startGossip(host: host, log: log)
         for addr in cfg.staticPeers {
             do { try host.addStaticPeer(addr) } catch { throw CLIError("--p2p.static \(addr): \(error)") }
             log.info("static peer", metadata: ["addr": "\(addr)"])
         }
         let signal = await waitForTermination()
         log.info("shutting down", metadata: ["signal": "\(signal)"])
+        gossip?.service.stop()
         host.close()
+    }
+
+    /// Block gossip and the store, when a rollup config is given.
+    func startGossip(host: P2PHost, log: Logger) throws -> BlockGossip? {
+        guard let config = try rollup.load() else {
+            log.warning("no --rollup.config or --network: block gossip disabled")
+            return nil
+        }
+        var signer = [UInt8](repeating: 0, count: 20)
+        if let s = Env.string(unsafeSigner, "P2P_UNSAFE_SIGNER") {
+            signer = try parseAddress(s, flag: "--p2p.unsafe-signer")
+        } else {
+            log.warning("no --p2p.unsafe-signer: every block is IGNOREd, as op-node does without a signer")
+        }
+        var threshold: UInt64 = 60
+        if let t = Env.string(timestampThreshold, "P2P_GOSSIP_TIMESTAMP_THRESHOLD") {
+            guard let d = Env.duration(t) else { throw CLIError("--p2p.gossip.timestamp.threshold \(t): not a duration (e.g. 60s)") }
+            threshold = UInt64(d.components.seconds)
+        }
+        let blockStore = try store.open()
+        let service: GossipService
+        do {
+            service = try GossipService(host: host, configuration: BlockGossip.gossipConfiguration(localPeer: host.peerID, rollup: config))
+        } catch {
+            throw CLIError("gossip configuration: \(error)")
+        }
+        service.logger = Logger(label: "p2pnode.gossip")
+        let blocks = BlockGossip(service: service, rollup: config, signer: signer, pastThreshold: threshold)
+        service.start()
+        do { try blocks.start() } catch { throw CLIError("joining block topics: \(error)") }
+        blocks.onBlock { block in
+            let p = block.envelope.payload
+            do {
+                let stored = try blockStore.put(block.envelope, version: block.version,
+                                                receivedAt: UInt64(Date().timeIntervalSince1970 * 1000), source: .gossip)
+                log.info("received block", metadata: ["number": "\(p.blockNumber)", "hash": "\(p.blockHash.prefixedHex)",
+                                                       "peer": "\(block.from)", "stored": "\(stored)"])
+            } catch {
+                log.error("storing block failed", metadata: ["number": "\(p.blockNumber)", "error": "\(error)"])
+            }
+        }
+        log.info("block gossip", metadata: ["chain": "\(config.chainID)", "signer": "\(signer.prefixedHex)",
+                                            "topics": "\(blocks.topics.all.joined(separator: ","))", "datadir": "\(store.directory)"])
+        return blocks
     }
 }
 
