@@ -58,24 +58,29 @@ final class RunningNode: @unchecked Sendable {  // safe: `lines` is behind `lock
         let err = Pipe()
         process.standardError = err
         process.standardOutput = FileHandle.nullDevice
-        err.fileHandleForReading.readabilityHandler = { [weak self] h in
-            let d = h.availableData
-            guard let self, !d.isEmpty else { return }
-            self.lock.lock()
-            self.partial += String(decoding: d, as: UTF8.self)
-            while let nl = self.partial.firstIndex(of: "\n") {
-                self.lines.append(String(self.partial[..<nl]))
-                self.partial = String(self.partial[self.partial.index(after: nl)...])
-            }
-            self.lock.unlock()
-        }
+        let reader = err.fileHandleForReading
         try process.run()
+        // A dedicated thread with blocking reads: independent of run loops and of how busy the
+        // test process's Dispatch pool is.
+        Thread.detachNewThread { [weak self] in
+            while true {
+                let d = reader.availableData
+                guard !d.isEmpty, let self else { return }
+                self.lock.lock()
+                self.partial += String(decoding: d, as: UTF8.self)
+                while let nl = self.partial.firstIndex(of: "\n") {
+                    self.lines.append(String(self.partial[..<nl]))
+                    self.partial = String(self.partial[self.partial.index(after: nl)...])
+                }
+                self.lock.unlock()
+            }
+        }
     }
 
     var output: [String] { lock.lock(); defer { lock.unlock() }; return lines }
 
     /// The first line containing `needle`, waiting up to `timeout` seconds.
-    func waitFor(_ needle: String, timeout: Double = 10) async -> String? {
+    func waitFor(_ needle: String, timeout: Double = 30) async -> String? {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
             if let l = output.first(where: { $0.contains(needle) }) { return l }
