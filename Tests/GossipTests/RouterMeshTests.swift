@@ -143,7 +143,6 @@ import Testing
         // Messages still reach the direct peer.
         try net.publish(m, Array("hello".utf8))
         #expect(net.delivered[d]?.map { [UInt8]($0.data) } == [Array("hello".utf8)])
-        // And a direct peer is never graylisted: its RPCs are handled even with a low score.
     }
 
     @Test func heartbeatKeepsMeshWithinBoundsWithOutboundQuota() throws {
@@ -191,5 +190,53 @@ import Testing
         _ = r.heartbeat(now: 204 * F.second)
         #expect(r.score(of: b) < 0)
         #expect(r.meshPeers(of: t).isEmpty)
+    }
+
+    @Test func peerExchangeOnlyWhenEnabledAndTrusted() throws {
+        func prunedWithPX(_ px: Bool, scoring: PeerScoring?) throws -> [GossipAction] {
+            var p = GossipSubParameters.opNode
+            p.peerExchange = px
+            var r = try F.router(1, parameters: p, scoring: scoring)
+            let b = F.peer(2)
+            _ = try r.join(t, now: 0)
+            _ = r.addPeer(b, protocol: .meshsub11, outbound: true, ip: nil, now: 0)
+            var prune = PBControlPrune()
+            prune.topicID = t
+            prune.peers = [F.peer(7), F.peer(8), F.peer(2)].map { var i = PBPeerInfo(); i.peerID = Data($0.bytes); return i }
+            var rpc = PBRPC()
+            rpc.control.prune = [prune]
+            return r.handleRPC(from: b, rpc: rpc, now: 0)
+        }
+        func exchanged(_ a: [GossipAction]) -> [PeerID] {
+            a.flatMap { if case .peerExchange(_, let peers) = $0 { return peers } else { return [] } }
+        }
+        // op-node: PX off, so PX in a PRUNE is not followed.
+        #expect(exchanged(try prunedWithPX(false, scoring: nil)).isEmpty)
+        // On, from a peer at or above acceptPX (0 without scoring): connected peers left out.
+        #expect(exchanged(try prunedWithPX(true, scoring: nil)) == [F.peer(7), F.peer(8)])
+        // On, but the peer's score (0) is below op-node's acceptPX (20).
+        #expect(exchanged(try prunedWithPX(true, scoring: .opNodeLight(blockTime: 2))).isEmpty)
+
+        // Our own PRUNEs carry PX only when enabled.
+        var p = GossipSubParameters.opNode
+        p.peerExchange = true
+        var r = try F.router(1, parameters: p)
+        _ = try r.join(t, now: 0)
+        for i in 2...5 {
+            _ = r.addPeer(F.peer(i), protocol: .meshsub11, outbound: true, ip: nil, now: 0)
+            _ = r.handleRPC(from: F.peer(i), rpc: F.subscribe(t), now: 0)
+        }
+        _ = r.heartbeat(now: 1)
+        let leave = r.leave(t, now: 2)
+        let px = leave.prunes.first?.peers.map { [UInt8]($0.peerID) } ?? []
+        #expect(px.count == 3)
+        var off = try F.router(1)
+        _ = try off.join(t, now: 0)
+        for i in 2...5 {
+            _ = off.addPeer(F.peer(i), protocol: .meshsub11, outbound: true, ip: nil, now: 0)
+            _ = off.handleRPC(from: F.peer(i), rpc: F.subscribe(t), now: 0)
+        }
+        _ = off.heartbeat(now: 1)
+        #expect(off.leave(t, now: 2).prunes.allSatisfy { $0.peers.isEmpty && $0.backoff == 10 })
     }
 }

@@ -18,6 +18,10 @@ final class GossipSim {
     var rng: SimRNG
     private(set) var links: Set<Int> = []   // a * count + b, a < b
     var neighbours: [[Int]]
+    /// Links cut by `partition`, as (dialer, listener), restored by `heal`.
+    private var cut: [(Int, Int)] = []
+    /// The dialer of each link, by link key.
+    private var dialer: [Int: Int] = [:]
 
     /// Nodes that are scripted attackers: their received RPCs go to `attackerReceive`.
     var attackers: Set<Int> = []
@@ -29,6 +33,8 @@ final class GossipSim {
     var delivered: [Set<MessageID>]
     var validations = 0
     var rpcsDelivered = 0
+    /// Sees every RPC as it arrives at any node.
+    var observe: (_ node: Int, _ from: Int, _ rpc: PBRPC) -> Void = { _, _, _ in }
     /// Called after every heartbeat of an honest node.
     var afterHeartbeat: (_ node: Int) -> Void = { _ in }
     private var publishCounter: UInt64 = 0
@@ -77,6 +83,11 @@ final class GossipSim {
         guard links.insert(key).inserted else { return }
         neighbours[a].append(b)
         neighbours[b].append(a)
+        dialer[key] = a
+        attach(a, b)
+    }
+
+    private func attach(_ a: Int, _ b: Int) {
         if routers[a] != nil { apply(a, routers[a]?.addPeer(ids[b], protocol: .meshsub11, outbound: true, ip: nil, now: net.now) ?? []) }
         if routers[b] != nil { apply(b, routers[b]?.addPeer(ids[a], protocol: .meshsub11, outbound: false, ip: nil, now: net.now) ?? []) }
     }
@@ -99,6 +110,29 @@ final class GossipSim {
                 }
             }
         }
+    }
+
+    /// Cuts `nodes` off from the rest: traffic is dropped and, as TCP connections would, every
+    /// link across the cut closes (both routers remove the peer).
+    func partition(_ nodes: [Int]) {
+        let inside = Set(nodes)
+        net.partition(nodes, into: 1)
+        for key in links.sorted() {
+            let a = key / count, b = key % count
+            guard inside.contains(a) != inside.contains(b) else { continue }
+            let d = dialer[key] ?? a
+            let l = d == a ? b : a
+            cut.append((d, l))
+            if routers[d] != nil { apply(d, routers[d]?.removePeer(ids[l], now: net.now) ?? []) }
+            if routers[l] != nil { apply(l, routers[l]?.removePeer(ids[d], now: net.now) ?? []) }
+        }
+    }
+
+    /// Ends the partition; the cut links are redialled at once.
+    func heal() {
+        net.heal()
+        for (d, l) in cut { attach(d, l) }
+        cut.removeAll()
     }
 
     func isConnected() -> Bool {
@@ -169,6 +203,7 @@ final class GossipSim {
 
     private func receive(at node: Int, from: Int, _ rpc: PBRPC) {
         rpcsDelivered += 1
+        observe(node, from, rpc)
         if attackers.contains(node) {
             attackerReceive(node, from, rpc)
             return

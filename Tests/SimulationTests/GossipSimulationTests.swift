@@ -58,24 +58,20 @@ import Gossip
         sim.run(for: 5 * Self.s)
         var ids: [MessageID] = []
         for round in 0..<12 {
-            // Every other round, cut a random tenth of the network off for 800 ms, publishing on
-            // both sides meanwhile; then heal.
+            // Every other round, cut a random tenth of the network off for 800 ms (its connections
+            // across the cut close), publishing on both sides meanwhile; then heal and redial.
             let cut = round % 2 == 0 ? (0..<6).map { _ in Int(sim.rng.next() % 60) } : []
-            if !cut.isEmpty { sim.net.partition(cut, into: 1) }
+            if !cut.isEmpty { sim.partition(cut) }
             for _ in 0..<8 {
                 ids.append(try sim.publish(from: Int(sim.rng.next() % 60)))
                 sim.run(for: Self.s / 10)
             }
-            sim.net.heal()
+            sim.heal()
             sim.run(for: Self.s)
         }
         sim.run(for: 4 * Self.s)
         #expect(sim.net.datagramsLost > 1_000, "\(note): loss and partitions dropped traffic (\(sim.net.datagramsLost))")
         let undelivered = ids.filter { !sim.missing($0).isEmpty }
-        for n in Set(undelivered.flatMap { sim.missing($0) }) {
-            print("DBG node \(n) mesh \(sim.meshSize(n)) neighbours \(sim.neighbours[n]) scores-at-neighbours \(sim.neighbours[n].map { sim.score(at: $0, of: n) }) delivered \(sim.delivered[n].count)")
-            print("DBG  mesh-of-n \(sim.routers[n]!.meshPeers(of: GossipSim.topic).compactMap { sim.index[$0] }) topicpeers \(sim.routers[n]!.topicPeers(of: GossipSim.topic).count)")
-        }
         #expect(undelivered.isEmpty, "\(note): \(undelivered.count) of \(ids.count) messages incomplete, e.g. \(undelivered.prefix(3).map { "\($0): \(sim.missing($0))" })")
     }
 

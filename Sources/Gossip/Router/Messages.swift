@@ -82,9 +82,11 @@ extension GossipSubRouter {
             reject(id, topic: topic, from: from, reason: .invalidSignature, now: now)
             return
         }
-        // go's validateQ: a message that finds the queue full is dropped before it is marked seen.
+        // go's validateQ: a message that finds the queue full is dropped before it is marked seen
+        // (a later copy can still make it); the sender is not blamed, nor its promise broken.
         guard validation.hasRoom(for: topic) else {
             trace(.rejectMessage, .rejectMessage(id: id, topic: topic, from: from, reason: .validationQueueFull))
+            promises.fulfill(id)
             return
         }
         seen.insert(id, now: now)

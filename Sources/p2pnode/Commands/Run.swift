@@ -4,6 +4,7 @@ import Foundation
 import Logging
 import Gossip
 import P2PCore
+import ReqResp
 import Rollup
 
 /// `p2pnode run`: joins the network as op-node's p2p layer does.
@@ -18,6 +19,18 @@ struct Run: AsyncParsableCommand {
 
     @Option(name: .customLong("p2p.unsafe-signer"), help: "Address unsafe blocks must be signed by (the SystemConfig's unsafe-block signer). (env OP_NODE_P2P_UNSAFE_SIGNER)")
     var unsafeSigner: String?
+
+    @Option(name: .customLong("p2p.sync.req-resp"), help: "Serve payload_by_number from the block store. (default true; env OP_NODE_P2P_SYNC_REQ_RESP)")
+    var reqResp: Bool?
+
+    @Option(name: .customLong("p2p.reqresp.global-rate"), help: "Server-wide payload_by_number requests per second (op-node: 20).")
+    var globalRate: Double = 20
+    @Option(name: .customLong("p2p.reqresp.global-burst"), help: "Server-wide burst (op-node: 40).")
+    var globalBurst: Int = 40
+    @Option(name: .customLong("p2p.reqresp.peer-rate"), help: "Per-peer requests per second (op-node: 4).")
+    var peerRate: Double = 4
+    @Option(name: .customLong("p2p.reqresp.peer-burst"), help: "Per-peer burst (op-node: 15).")
+    var peerBurst: Int = 15
 
     @Option(name: .customLong("p2p.gossip.timestamp.threshold"), help: "How far in the past a gossiped block may be. (default 60s; env OP_NODE_P2P_GOSSIP_TIMESTAMP_THRESHOLD)")
     var timestampThreshold: String?
@@ -95,6 +108,21 @@ struct Run: AsyncParsableCommand {
             } catch {
                 log.error("storing block failed", metadata: ["number": "\(p.blockNumber)", "error": "\(error)"])
             }
+        }
+        let serve = try Env.parse(reqResp, "P2P_SYNC_REQ_RESP", name: "p2p.sync.req-resp") { Bool($0) } ?? true
+        if serve {
+            guard globalRate > 0, peerRate > 0, globalBurst >= 0, peerBurst >= 0 else {
+                throw CLIError("--p2p.reqresp rates must be positive and bursts non-negative")
+            }
+            var options = PayloadByNumberServer.Options()
+            options.globalRate = globalRate
+            options.globalBurst = globalBurst
+            options.peerRate = peerRate
+            options.peerBurst = peerBurst
+            let server = PayloadByNumberService(host: host, config: config, source: blockStore, options: options)
+            server.start()
+            log.info("serving payload_by_number", metadata: ["protocol": "\(PayloadByNumber.protocolID(chainID: config.chainID))",
+                                                              "global": "\(globalRate)/s burst \(globalBurst)", "peer": "\(peerRate)/s burst \(peerBurst)"])
         }
         log.info("block gossip", metadata: ["chain": "\(config.chainID)", "signer": "\(signer.prefixedHex)",
                                             "topics": "\(blocks.topics.all.joined(separator: ","))", "datadir": "\(store.directory)"])
