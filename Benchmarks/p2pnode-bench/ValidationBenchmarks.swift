@@ -5,7 +5,8 @@ import Rollup
 /// Full gossip validation of a ~100 KB V4 block (message id + the 23 checks), per second on one
 /// core, against the limit implied by the primitive costs measured in the same run.
 enum ValidationBenchmarks {
-    static func makeBlock(txBytes: Int = 100_000, key: Secp256k1PrivateKey, chainID: UInt64, timestamp: UInt64) throws -> [UInt8] {
+    static func makeBlock(txBytes: Int = 100_000, key: Secp256k1PrivateKey, chainID: UInt64, timestamp: UInt64,
+                          number: UInt64 = 1) throws -> [UInt8] {
         var rng = SystemRandomNumberGenerator()
         var txs: [[UInt8]] = []
         var total = 0
@@ -19,7 +20,7 @@ enum ValidationBenchmarks {
         let z32 = [UInt8](repeating: 0, count: 32)
         var payload = ExecutionPayload(
             parentHash: z32, feeRecipient: [UInt8](repeating: 0x42, count: 20), stateRoot: z32, receiptsRoot: z32,
-            logsBloom: [UInt8](repeating: 0, count: 256), prevRandao: z32, blockNumber: 1, gasLimit: 30_000_000,
+            logsBloom: [UInt8](repeating: 0, count: 256), prevRandao: z32, blockNumber: number, gasLimit: 30_000_000,
             gasUsed: 1_000_000, timestamp: timestamp, extraData: [], baseFeePerGas: UInt256(7), blockHash: z32,
             transactions: txs, withdrawals: [], blobGasUsed: 0, excessBlobGas: 0, withdrawalsRoot: z32)
         var env = ExecutionPayloadEnvelope(payload: payload, parentBeaconBlockRoot: z32)

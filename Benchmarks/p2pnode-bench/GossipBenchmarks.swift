@@ -1,0 +1,100 @@
+import Dispatch
+import Foundation
+import Gossip
+import P2PCore
+import Rollup
+
+/// Block gossip latency over real loopback sockets: one hop (publish → the neighbour's accepted
+/// block, validation included) and publish-to-all over a 50-node mesh, 100 KB V4 blocks.
+enum GossipBenchmarks {
+    final class Node: @unchecked Sendable {  // safe: immutable after init; services are thread-safe
+        let host: P2PHost
+        let service: GossipService
+        let gossip: BlockGossip
+        init(rollup: RollupConfig, signer: [UInt8]) throws {
+            host = P2PHost(config: HostConfig(identity: .generate(.secp256k1)))
+            try host.listen(on: try Multiaddr("/ip4/127.0.0.1/tcp/0"))
+            service = try GossipService(host: host, configuration: BlockGossip.gossipConfiguration(localPeer: host.peerID, rollup: rollup))
+            gossip = BlockGossip(service: service, rollup: rollup, signer: signer)
+            service.start()
+            try gossip.start()
+        }
+        var address: Multiaddr { host.listenAddresses[0].appending(.p2p(host.peerID)) }
+        func close() { service.stop(); host.close() }
+    }
+
+    /// Receipt times (ns) per block number, per node.
+    final class Receipts: @unchecked Sendable {  // safe: behind `lock`
+        let lock = NSLock()
+        var times: [UInt64: [UInt64]] = [:]
+        func add(_ n: UInt64) { let t = DispatchTime.now().uptimeNanoseconds; lock.lock(); times[n, default: []].append(t); lock.unlock() }
+        func get(_ n: UInt64) -> [UInt64] { lock.lock(); defer { lock.unlock() }; return times[n] ?? [] }
+    }
+
+    static func percentile(_ xs: [Double], _ p: Double) -> Double {
+        guard !xs.isEmpty else { return .nan }
+        let s = xs.sorted()
+        return s[min(s.count - 1, Int((Double(s.count - 1) * p).rounded()))]
+    }
+
+    static func run() async throws {
+        print("Block gossip latency (real sockets on loopback, release):")
+        let key = Secp256k1PrivateKey()
+        let rollup = RollupConfig.forTesting(chainID: 10)
+        let signer = key.publicKey.ethereumAddress
+
+        // One hop.
+        let a = try Node(rollup: rollup, signer: signer), b = try Node(rollup: rollup, signer: signer)
+        _ = try await b.host.connect(a.address)
+        let receipts = Receipts()
+        b.gossip.onBlock { receipts.add($0.envelope.payload.blockNumber) }
+        try await Task.sleep(for: .seconds(1.5))
+        var oneHop: [Double] = []
+        for n in 1...200 {
+            let data = try ValidationBenchmarks.makeBlock(key: key, chainID: 10, timestamp: UInt64(Date().timeIntervalSince1970), number: UInt64(n))
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            try a.gossip.publish(data: data, version: .v4)
+            let deadline = Date().addingTimeInterval(2)
+            while receipts.get(UInt64(n)).isEmpty && Date() < deadline { try await Task.sleep(for: .microseconds(50)) }
+            if let t = receipts.get(UInt64(n)).first { oneHop.append(Double(t - t0) / 1e6) }
+        }
+        a.close(); b.close()
+        Bench.row("one hop, 100 KB block, median", percentile(oneHop, 0.5), unit: "ms", limit: nil)
+        Bench.row("one hop, 100 KB block, p99", percentile(oneHop, 0.99), unit: "ms", limit: nil)
+        print("  targets: median ≤ 1 ms, p99 ≤ 5 ms; \(oneHop.count)/200 delivered")
+        print("RESULT gossip.onehop.median_ms=\(percentile(oneHop, 0.5)) gossip.onehop.p99_ms=\(percentile(oneHop, 0.99))")
+
+        // 50-node mesh.
+        let n = 50
+        var nodes: [Node] = []
+        for _ in 0..<n { nodes.append(try Node(rollup: rollup, signer: signer)) }
+        var rng = SystemRandomNumberGenerator()
+        for i in 1..<n {
+            // A connected random graph: each node dials one earlier node, plus up to 4 random others.
+            var targets: Set<Int> = [Int.random(in: 0..<i, using: &rng)]
+            while targets.count < min(i, 5) { targets.insert(Int.random(in: 0..<i, using: &rng)) }
+            for t in targets { _ = try? await nodes[i].host.connect(nodes[t].address) }
+        }
+        let all = Receipts()
+        for node in nodes.dropFirst() { node.gossip.onBlock { all.add($0.envelope.payload.blockNumber) } }
+        try await Task.sleep(for: .seconds(5))   // meshes form over ~10 heartbeats
+        var toAll: [Double] = []
+        var complete = 0
+        for k in 1...60 {
+            let number = UInt64(10_000 + k)
+            let data = try ValidationBenchmarks.makeBlock(key: key, chainID: 10, timestamp: UInt64(Date().timeIntervalSince1970), number: number)
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            try nodes[0].gossip.publish(data: data, version: .v4)
+            let deadline = Date().addingTimeInterval(3)
+            while all.get(number).count < n - 1 && Date() < deadline { try await Task.sleep(for: .microseconds(200)) }
+            let got = all.get(number)
+            if got.count == n - 1, let last = got.max() { toAll.append(Double(last - t0) / 1e6); complete += 1 }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        for node in nodes { node.close() }
+        Bench.row("publish to all 49 peers, median", percentile(toAll, 0.5), unit: "ms", limit: nil)
+        Bench.row("publish to all 49 peers, p99", percentile(toAll, 0.99), unit: "ms", limit: nil)
+        print("  target: p99 ≤ 50 ms; \(complete)/60 blocks reached all 49 peers")
+        print("RESULT gossip.mesh50.median_ms=\(percentile(toAll, 0.5)) gossip.mesh50.p99_ms=\(percentile(toAll, 0.99))")
+    }
+}
