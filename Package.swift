@@ -86,7 +86,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "p2pnode-interop-peer",
-            dependencies: ["P2PCore", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["P2PCore", "Gossip", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "interop/swift-peer",
             swiftSettings: strict
         ),

@@ -5,7 +5,11 @@ let args = Set(CommandLine.arguments.dropFirst())
 func wants(_ s: String) -> Bool { args.isEmpty || args.contains(s) }
 
 print("p2pnode benchmarks — \(ProcessInfo.processInfo.activeProcessorCount) cores, release build")
-let costs = PrimitiveBenchmarks.run()
+let costs = wants("primitives") || wants("validation") ? PrimitiveBenchmarks.run() : PrimitiveBenchmarks.Costs()
 if wants("validation") {
     do { try ValidationBenchmarks.run(costs: costs) } catch { print("validation benchmark failed: \(error)") }
+}
+if wants("transport") { TransportBenchmarks.run() }
+if wants("gossip") {
+    do { try await GossipBenchmarks.run() } catch { print("gossip benchmark failed: \(error)") }
 }

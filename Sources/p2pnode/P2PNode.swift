@@ -9,7 +9,7 @@ struct P2PNode: AsyncParsableCommand {
         commandName: "p2pnode",
         abstract: "OP Stack rollup-node p2p layer, wire-compatible with op-node.",
         version: version,
-        subcommands: [Run.self, Devnet.self, Inspect.self, Store.self, Key.self, Dev.self]
+        subcommands: [Run.self, Sync.self, Devnet.self, Inspect.self, Store.self, Key.self, Dev.self]
     )
 }
 

@@ -40,6 +40,7 @@ import ReqResp
             at the client's global 20/s after a burst of 40); requests \(result.stats.requestsSent), hedged \
             \(result.stats.hedgedRequests), timeouts \(result.stats.timeouts), failures \(result.stats.failedResponses), \
             rejected payloads \(result.stats.rejectedPayloads), evictions \(result.stats.quarantineEvictions), \
+            stall reports \(sim.stalls.count), \
             datagrams lost \(result.lost)/\(result.datagrams); scores \(result.scores.map { String(format: "%.2f", $0) })
             """)
         #expect(seconds >= ceiling - 0.001, "\(note): faster than the global rate limit allows")
@@ -75,6 +76,7 @@ private final class ReqRespSim {
     private var armedTick: UInt64?
     private var rng: SimRNG
     private var finishedAt: UInt64 = 0
+    private(set) var stalls: [SyncStallReason] = []
 
     struct Result {
         var completed: Bool
@@ -151,6 +153,7 @@ private final class ReqRespSim {
                 completed = true
                 finishedAt = net.now
             case .rangeStalled(_, let reason):
+                stalls.append(reason)
                 if case .doesNotConnect = reason { Issue.record("\(seedNote(seed)): \(reason)") }
             }
         }
@@ -216,11 +219,11 @@ private final class ReqRespSim {
     }
 
     private func reply(_ server: Int, ticket: ServerTicket, response: ServerResponse, id: UInt64) {
-        // The slow server drips: one answer in five after 4–8 s, the rest after 12–30 s (beyond
+        // The slow server drips: one answer in ten after 4–8 s, the rest after 12–30 s (beyond
         // the client's read timeout).
         var extra: UInt64 = 0
         if server == Self.slowServer {
-            extra = rng.next() % 5 == 0 ? 4_000_000_000 + rng.next() % 4_000_000_000
+            extra = rng.next() % 10 == 0 ? 4_000_000_000 + rng.next() % 4_000_000_000
                                         : 12_000_000_000 + rng.next() % 18_000_000_000
         }
         net.scheduler.schedule(after: extra) { [self] in
@@ -264,15 +267,16 @@ private struct StoredChain: PayloadSource {
     }
 }
 
-/// Wrong-chain blocks (valid hashes, another parent chain), garbage and wrong numbers, in turn.
+/// Wrong-chain blocks (valid hashes, another parent chain) for four numbers in six, garbage and
+/// wrong numbers for the others.
 private struct HostileSource: PayloadSource {
     let canonical: StoredChain
     let alternative: StoredChain
     func payload(number: UInt64) throws -> ServedPayload? {
-        switch number % 3 {
-        case 0: return try alternative.payload(number: number)
-        case 1: return ServedPayload(version: 1, ssz: (0..<600).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ Int(number)) })
-        default: return try canonical.payload(number: number + 1)
+        switch number % 6 {
+        case 4: return ServedPayload(version: 1, ssz: (0..<600).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ Int(number)) })
+        case 5: return try canonical.payload(number: number + 1)
+        default: return try alternative.payload(number: number)
         }
     }
 }

@@ -10,7 +10,7 @@ import P2PCore
 @main
 struct InteropPeer: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "p2pnode-interop-peer",
-                                                    subcommands: [Listen.self, Dial.self])
+                                                    subcommands: [Listen.self, Dial.self, GossipPeer.self])
 
     static let echo = "/p2pnode/echo/1.0.0"
     static let echoLP = "/p2pnode/echo-lp/1.0.0"

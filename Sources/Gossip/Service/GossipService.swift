@@ -26,6 +26,10 @@ public final class GossipService: @unchecked Sendable {
     private var validators: [String: Validator] = [:]
     private var subscribers: [Subscriber] = []
     private var outbound: [PeerID: OutboundStream] = [:]
+    /// RPCs a peer sent on its stream before ours to it was negotiated (the router only knows the
+    /// peer from `addPeer` on); applied right after `addPeer`. Bounded per peer.
+    private var early: [PeerID: [PBRPC]] = [:]
+    private static let maxEarlyRPCs = 64
     private let traceCounts = Locked<[String: Int]>([:])
     private var started = false
 
@@ -69,6 +73,7 @@ public final class GossipService: @unchecked Sendable {
             case .disconnected(let peer, _):
                 self.queue.async {
                     self.outbound[peer] = nil
+                    self.early[peer] = nil
                     self.apply(self.router.removePeer(peer, now: self.now))
                 }
             case .connected:
@@ -131,6 +136,7 @@ public final class GossipService: @unchecked Sendable {
                 switch result {
                 case .failure(let e):
                     self.outbound[peer] = nil
+                    self.early[peer] = nil
                     self.logger.debug("pubsub stream failed", metadata: ["peer": "\(peer)", "error": "\(e)"])
                 case .success(let stream):
                     guard case .opening(let queued)? = self.outbound[peer],
@@ -147,6 +153,9 @@ public final class GossipService: @unchecked Sendable {
                     let ip = info.flatMap { Self.ip(of: $0.remoteAddress) }
                     self.apply(self.router.addPeer(peer, protocol: proto, outbound: info?.direction == .outbound, ip: ip, now: self.now))
                     for rpc in queued { self.write(rpc, to: peer) }
+                    for rpc in self.early.removeValue(forKey: peer) ?? [] {
+                        self.apply(self.router.handleRPC(from: peer, rpc: rpc, now: self.now))
+                    }
                 }
             }
         }
@@ -175,6 +184,12 @@ public final class GossipService: @unchecked Sendable {
             let decoded = rpcs
             self.queue.async {
                 if self.outbound[peer] == nil { self.openOutbound(to: peer) }
+                if case .opening? = self.outbound[peer] {
+                    var held = self.early[peer] ?? []
+                    held.append(contentsOf: decoded.prefix(max(0, Self.maxEarlyRPCs - held.count)))
+                    self.early[peer] = held
+                    return
+                }
                 for rpc in decoded { self.apply(self.router.handleRPC(from: peer, rpc: rpc, now: self.now)) }
             }
         }

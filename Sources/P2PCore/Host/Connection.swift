@@ -203,6 +203,7 @@ final class Connection: @unchecked Sendable {
             phase = .muxed
             upgradeTimer.cancel()
             startKeepalive()
+            yamux.ping(now: now)   // an early RTT lets window auto-tuning start at once (go-yamux measures at start)
             delegate?.connectionEstablished(self)
             if !leftover.isEmpty { receiveSecure(leftover) }
             return

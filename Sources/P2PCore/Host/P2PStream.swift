@@ -74,6 +74,7 @@ public final class P2PStream: @unchecked Sendable {
         localClosed = true
         if pendingWrite.isEmpty { connection?.streamCloseWrite(id) } else { pendingClose = true }
         connection?.flush()
+        forgetIfFinished()
     }
 
     /// Aborts the stream in both directions.
@@ -113,8 +114,17 @@ public final class P2PStream: @unchecked Sendable {
         pendingWrite.removeFirst(n)
         if pendingWrite.isEmpty {
             if pendingClose { pendingClose = false; connection.streamCloseWrite(id) }
-            onWritable?()
+            // Never re-enter the application from inside its own write(): this can be reached
+            // from write → flush → yamux .writable.
+            queue.async { [weak self] in self?.onWritable?() }
+            forgetIfFinished()
         }
+    }
+
+    /// Both directions are closed and delivered: the connection no longer needs to track us.
+    private func forgetIfFinished() {
+        guard localClosed, pendingWrite.isEmpty, remoteCloseDelivered, resetError == nil else { return }
+        connection?.forget(self)
     }
 
     func reset(with error: HostError, notifyPeer: Bool = false) {
@@ -132,15 +142,19 @@ public final class P2PStream: @unchecked Sendable {
     }
 
     private func flushInbound() {
-        guard let onData else { return }
-        while !inbound.isEmpty, resetError == nil {
-            let chunk = inbound.removeFirst()
-            inboundBytes -= chunk.count
-            onData(chunk)
+        if let onData {
+            while !inbound.isEmpty, resetError == nil {
+                let chunk = inbound.removeFirst()
+                inboundBytes -= chunk.count
+                onData(chunk)
+            }
         }
+        // EOF is delivered after all data; a writer that only waits for the peer's FIN hears it
+        // even without a data handler.
         if remoteClosed, !remoteCloseDelivered, inbound.isEmpty, let onRemoteClose {
             remoteCloseDelivered = true
             onRemoteClose()
+            forgetIfFinished()
         }
     }
 }

@@ -546,16 +546,16 @@ public struct SyncScheduler: Sendable {
                 if let t = global.timeUntilAvailable(now: now) { wakeAt(now + t) }
                 break
             }
-            var best: (slot: Int, rank: (Int, Int, Int, Duration, Int))?
+            var best: (slot: Int, rank: (Int, Int, Duration, Int))?
             for (slot, candidate) in available.enumerated() {
                 guard let s = peers[candidate.peer], s.inFlight[n] == nil else { continue }
                 if let skip = s.skip.peek(n), skip.until > now { wakeAt(skip.until); continue }
                 let fresh = freshRequests(s, now: now)
                 let slow = s.inFlight.count - fresh
                 if hedge && slow > 0 { continue }   // re-issuing to a peer that is slow itself is no help
-                // Prefer peers without slow requests, then without recent failures, then the
-                // least busy, then the least recently used.
-                let rank = (slow, s.consecutiveFailures, fresh, s.lastAssigned, candidate.index)
+                // Prefer peers without slow requests, then the least busy, then the least recently
+                // used (failing peers are held back by their back-off, not starved afterwards).
+                let rank = (slow, fresh, s.lastAssigned, candidate.index)
                 if best.map({ rank < $0.rank }) ?? true { best = (slot, rank) }
             }
             guard let slot = best?.slot else { continue }
