@@ -7,21 +7,7 @@ import Rollup
 /// Block gossip latency over real loopback sockets: one hop (publish → the neighbour's accepted
 /// block, validation included) and publish-to-all over a 50-node mesh, 100 KB V4 blocks.
 enum GossipBenchmarks {
-    final class Node: @unchecked Sendable {  // safe: immutable after init; services are thread-safe
-        let host: P2PHost
-        let service: GossipService
-        let gossip: BlockGossip
-        init(rollup: RollupConfig, signer: [UInt8]) throws {
-            host = P2PHost(config: HostConfig(identity: .generate(.secp256k1)))
-            try host.listen(on: try Multiaddr("/ip4/127.0.0.1/tcp/0"))
-            service = try GossipService(host: host, configuration: BlockGossip.gossipConfiguration(localPeer: host.peerID, rollup: rollup))
-            gossip = BlockGossip(service: service, rollup: rollup, signer: signer)
-            service.start()
-            try gossip.start()
-        }
-        var address: Multiaddr { host.listenAddresses[0].appending(.p2p(host.peerID)) }
-        func close() { service.stop(); host.close() }
-    }
+    typealias Node = BlockGossipNode
 
     /// Receipt times (ns) per block number, per node.
     final class Receipts: @unchecked Sendable {  // safe: behind `lock`

@@ -19,7 +19,7 @@ import Testing
         let dir = try tempDir()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let a = try RunningNode(["run", "--p2p.listen.ip", "127.0.0.1", "--p2p.listen.tcp", "0", "--p2p.priv.path", "a.key"], cwd: dir)
-        let listenLine = try #require(await a.waitFor("listening on"))
+        let listenLine = try #require(await a.waitFor("listening on"), "node output: \(a.output), running: \(a.process.isRunning)")
         let addr = try #require(address(listenLine))
         #expect(addr.hasPrefix("/ip4/127.0.0.1/tcp/") && addr.contains("/p2p/16Uiu2HA"))
         // The key file was created as op-node does: 64 hex characters, mode 0600.

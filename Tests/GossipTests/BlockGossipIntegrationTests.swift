@@ -7,24 +7,20 @@ import Rollup
 /// Real hosts on loopback running op-node's block gossip: relay through a middle node, invalid
 /// blocks not forwarded.
 @Suite(.serialized) struct BlockGossipIntegrationTests {
+    /// A block gossip node that records what it accepts.
     final class Node: @unchecked Sendable {  // safe: `received` is behind a lock
-        let host: P2PHost
-        let service: GossipService
-        let blocks: BlockGossip
+        let node: BlockGossipNode
         let received = Locked<[AcceptedBlock]>([])
+        var host: P2PHost { node.host }
+        var service: GossipService { node.service }
+        var blocks: BlockGossip { node.gossip }
+        var address: Multiaddr { node.address }
 
         init(rollup: RollupConfig, signer: [UInt8]) throws {
-            host = P2PHost(config: HostConfig(identity: .generate(.secp256k1)))
-            try host.listen(on: try Multiaddr("/ip4/127.0.0.1/tcp/0"))
-            service = try GossipService(host: host, configuration: BlockGossip.gossipConfiguration(localPeer: host.peerID, rollup: rollup))
-            blocks = BlockGossip(service: service, rollup: rollup, signer: signer)
-            service.start()
-            try blocks.start()
-            blocks.onBlock { [received] b in received.withLock { $0.append(b) } }
+            node = try BlockGossipNode(rollup: rollup, signer: signer)
+            node.gossip.onBlock { [received] b in received.withLock { $0.append(b) } }
         }
-
-        var address: Multiaddr { get throws { try #require(host.listenAddresses.first).appending(.p2p(host.peerID)) } }
-        func close() { service.stop(); host.close() }
+        func close() { node.close() }
     }
 
     static func eventually(_ seconds: Double = 10, _ condition: () -> Bool) async -> Bool {

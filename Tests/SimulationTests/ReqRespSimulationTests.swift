@@ -90,7 +90,7 @@ private final class ReqRespSim {
 
     init(seed: UInt64) throws {
         self.seed = seed
-        net = SimNetwork(seed: seed, model: .init(latencyNs: 15_000_000, jitterNs: 30_000_000, loss: 0.01, maxChunk: 4096))
+        net = SimNetwork(seed: seed, model: .init(latencyNs: 15_000_000, jitterNs: 30_000_000, loss: 0.005, maxChunk: 4096))
         rng = SimRNG(seed: seed ^ 0xa5a5)
         chain = try SimChain.make(count: Int(Self.gap) + 2, config: config, salt: 0)
         clientPeer = try PeerID(bytes: [0x00, 0x02, 0x0c, 0x00])

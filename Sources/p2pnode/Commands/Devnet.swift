@@ -17,21 +17,17 @@ struct Devnet: AsyncParsableCommand {
     @Option(name: .customLong("block-time"), help: "Seconds between blocks.") var blockTime: UInt64 = 1
     @Option(name: .customLong("datadir"), help: "Where the last node keeps its block store.") var datadir: String = "./devnet-data"
 
-    final class Member: @unchecked Sendable {  // safe: immutable after init; the services are thread-safe
+    /// A named devnet member.
+    struct Member {
         let name: String
-        let host: P2PHost
-        let service: GossipService
-        let gossip: BlockGossip
+        let node: BlockGossipNode
         init(name: String, rollup: RollupConfig, signer: [UInt8]) throws {
             self.name = name
-            host = P2PHost(config: HostConfig(identity: .generate(.secp256k1)))
-            try host.listen(on: try Multiaddr("/ip4/127.0.0.1/tcp/0"))
-            service = try GossipService(host: host, configuration: BlockGossip.gossipConfiguration(localPeer: host.peerID, rollup: rollup))
-            gossip = BlockGossip(service: service, rollup: rollup, signer: signer)
-            service.start()
-            try gossip.start()
+            node = try BlockGossipNode(rollup: rollup, signer: signer)
         }
-        var address: Multiaddr { host.listenAddresses[0].appending(.p2p(host.peerID)) }
+        var host: P2PHost { node.host }
+        var gossip: BlockGossip { node.gossip }
+        var address: Multiaddr { node.address }
     }
 
     func run() async throws {
@@ -61,7 +57,7 @@ struct Devnet: AsyncParsableCommand {
                 let sent = publishedAt.withLock { $0[p.blockNumber] } ?? 0
                 let ms = Double(DispatchTime.now().uptimeNanoseconds &- sent) / 1e6
                 print("  \(member.name.padding(toLength: 10, withPad: " ", startingAt: 0)) got block \(p.blockNumber) \(p.blockHash.prefixedHex.prefix(18))… from …\(block.from.description.suffix(8)), \(String(format: "%.2f", ms)) ms after publish")
-                if member === last { _ = try? store.put(block.envelope, version: block.version, receivedAt: UInt64(Date().timeIntervalSince1970 * 1000), source: .gossip) }
+                if member.name == last.name { _ = try? store.put(block.envelope, version: block.version, receivedAt: UInt64(Date().timeIntervalSince1970 * 1000), source: .gossip) }
             }
         }
         for m in line { print("  \(m.name.padding(toLength: 10, withPad: " ", startingAt: 0)) \(m.address)") }
@@ -92,7 +88,7 @@ struct Devnet: AsyncParsableCommand {
         try await Task.sleep(for: .seconds(1))
         let head = try store.head()
         print("devnet: \(last.name) stored \(try store.count()) blocks in \(store.path), head \(head.map { "\($0.number)" } ?? "none")")
-        for m in line { m.service.stop(); m.host.close() }
+        for m in line { m.node.close() }
         if let h = head, h.number != UInt64(produced) { throw CLIError("the last node's head is \(h.number), expected \(produced)") }
     }
 }

@@ -1,18 +1,9 @@
 /// Deterministic discrete-event scheduler: virtual time in nanoseconds, events ordered by
 /// (time, insertion sequence) so a run replays exactly from its seed.
-struct SimRNG: RandomNumberGenerator {
-    private(set) var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9e37_79b9_7f4a_7c15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
-        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
-        return z ^ (z >> 31)
-    }
-    mutating func chance(_ p: Double) -> Bool { p > 0 && Double(next() >> 11) / Double(1 << 53) < p }
-    mutating func bytes(_ n: Int) -> [UInt8] { (0..<n).map { _ in UInt8(truncatingIfNeeded: next()) } }
-}
+import P2PCore
+
+/// The project's seeded generator (`SplitMix64`) under the harness's name.
+typealias SimRNG = P2PCore.SplitMix64
 
 final class SimScheduler {
     typealias Action = () -> Void
