@@ -100,7 +100,7 @@ let package = Package(
         .testTarget(name: "P2PCoreTests", dependencies: ["P2PCore"], exclude: ["Vectors"], swiftSettings: strict),
         .testTarget(name: "RollupTests", dependencies: ["Rollup", "P2PCore"], swiftSettings: strict),
         .testTarget(name: "GossipTests", dependencies: ["Gossip", "Rollup", "P2PCore"], swiftSettings: strict),
-        .testTarget(name: "SimulationTests", dependencies: ["P2PCore", "Gossip", "Rollup"], swiftSettings: strict),
+        .testTarget(name: "SimulationTests", dependencies: ["P2PCore", "Gossip", "Rollup", "ReqResp"], swiftSettings: strict),
         .testTarget(name: "ReqRespTests", dependencies: ["ReqResp", "Rollup", "P2PCore"], swiftSettings: strict),
         .testTarget(name: "DriverTests", dependencies: ["Driver", "Rollup", "P2PCore"], swiftSettings: strict),
         .testTarget(name: "CLITests", dependencies: ["P2PCore", "Rollup"], swiftSettings: strict),

@@ -1,4 +1,3 @@
-#if canImport(ReqResp)
 import Testing
 import P2PCore
 import Rollup
@@ -126,7 +125,7 @@ private final class ReqRespSim {
                     now: clientNow)
                 perform(actions)
             } catch {
-                Issue.record("requestRange: \(error)")
+                Issue.record("\(seedNote(seed)): requestRange: \(error)")
             }
         }
         let started: UInt64 = 10_000_000
@@ -280,4 +279,3 @@ private struct HostileSource: PayloadSource {
         }
     }
 }
-#endif

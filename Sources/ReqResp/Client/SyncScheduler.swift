@@ -47,7 +47,8 @@ public struct SyncScheduler: Sendable {
         /// Requests outstanding longer than `hedgeAfter` that a peer may hold on top: one lost
         /// datagram does not idle an honest peer until its timeout, a slow peer gets little work.
         public var maxSlowRequestsPerPeer = 2
-        /// How far below the chain's next needed block requests may run ahead.
+        /// How far below the chain's next needed block requests may run ahead. Above
+        /// `hedgeAfter` × `globalRate` (40), a re-issued request never idles the rate limit.
         public var lookahead = 64
         /// Most blocks between start and end (exclusive); they are held until delivered.
         public var maxRangeLength = 4096
@@ -149,7 +150,6 @@ public struct SyncScheduler: Sendable {
     public var outstandingRequests: Int { outstanding.values.reduce(0) { $0 + $1.count } }
     /// The number the range's chain needs next (nil if the range is not active).
     public func nextNeeded(in id: SyncRangeID) -> UInt64? { ranges.first { $0.id == id }?.next }
-    public func outstandingNumbers(of peer: PeerID) -> [UInt64] { peers[peer]?.inFlight.keys.sorted() ?? [] }
 
     // MARK: Inputs
 
