@@ -34,6 +34,7 @@ interop: setup
 	$(SWIFT) build --product p2pnode
 	$(SWIFT) build --product p2pnode-interop-peer
 	@interop/run
+	@interop/reqresp
 
 # Figures, not assertions: release build, prints MB/s, ops/s and ratios to the limits in BENCHMARKS.md.
 bench: release

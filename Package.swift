@@ -92,7 +92,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "p2pnode-bench",
-            dependencies: ["P2PCore", "Rollup", "Gossip"],
+            dependencies: ["P2PCore", "Rollup", "Gossip", "ReqResp"],
             path: "Benchmarks/p2pnode-bench",
             swiftSettings: strict
         ),

@@ -13,3 +13,6 @@ if wants("transport") { TransportBenchmarks.run() }
 if wants("gossip") {
     do { try await GossipBenchmarks.run() } catch { print("gossip benchmark failed: \(error)") }
 }
+if wants("reqresp") {
+    do { try await ReqRespBenchmarks.run() } catch { print("req-resp benchmark failed: \(error)") }
+}
