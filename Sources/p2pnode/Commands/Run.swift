@@ -59,19 +59,20 @@ struct Run: AsyncParsableCommand {
                                                           "protocols": "\(info.protocols.count)"])
             }
         }
-        let gossip = try startGossip(host: host, log: log)
+        let services = try startGossip(host: host, log: log, statics: Set(cfg.staticPeers.compactMap(\.peerID)))
         for addr in cfg.staticPeers {
             do { try host.addStaticPeer(addr) } catch { throw CLIError("--p2p.static \(addr): \(error)") }
             log.info("static peer", metadata: ["addr": "\(addr)"])
         }
         let signal = await waitForTermination()
         log.info("shutting down", metadata: ["signal": "\(signal)"])
-        gossip?.service.stop()
+        services?.1.stop()
+        services?.0.service.stop()
         host.close()
     }
 
     /// Block gossip and the store, when a rollup config is given.
-    func startGossip(host: P2PHost, log: Logger) throws -> BlockGossip? {
+    func startGossip(host: P2PHost, log: Logger, statics: Set<PeerID>) throws -> (BlockGossip, SyncClient)? {
         guard let config = try rollup.load() else {
             log.warning("no --rollup.config or --network: block gossip disabled")
             return nil
@@ -124,9 +125,14 @@ struct Run: AsyncParsableCommand {
             log.info("serving payload_by_number", metadata: ["protocol": "\(PayloadByNumber.protocolID(chainID: config.chainID))",
                                                               "global": "\(globalRate)/s burst \(globalBurst)", "peer": "\(peerRate)/s burst \(peerBurst)"])
         }
+        // The req-resp client's application scores are gossipsub's P5 (spec §4.2); the client is
+        // idle until something asks for a range (the driver, later), but its scores start now.
+        let syncClient = SyncClient(host: host, rollup: config, staticPeers: statics)
+        syncClient.onScore { peer, score in service.setApplicationScore(peer, score) }
+        syncClient.start()
         log.info("block gossip", metadata: ["chain": "\(config.chainID)", "signer": "\(signer.prefixedHex)",
                                             "topics": "\(blocks.topics.all.joined(separator: ","))", "datadir": "\(store.directory)"])
-        return blocks
+        return (blocks, syncClient)
     }
 }
 
