@@ -97,7 +97,7 @@ extension Array where Element == GossipAction {
     }
 
     var deliveries: [PBMessage] {
-        compactMap { if case .deliver(_, let m, _) = $0 { return m } else { return nil } }
+        compactMap { if case .deliver(_, let m, _, _) = $0 { return m } else { return nil } }
     }
 
     var traces: [GossipTraceEvent] {
@@ -145,7 +145,7 @@ final class RouterTestNet {
                 } else {
                     pendingValidations[node, default: []].append(request)
                 }
-            case .deliver(_, let message, _):
+            case .deliver(_, let message, _, _):
                 delivered[node, default: []].append(message)
             case .trace(let e):
                 traces[node, default: []].append(e)

@@ -106,28 +106,11 @@ private struct TestFailure: Error, CustomStringConvertible {
     init(_ d: String) { description = d }
 }
 
-/// SplitMix64, seeded, for reproducible test data.
-private struct SplitMix64 {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func bytes(_ n: Int) -> [UInt8] {
-        var out = [UInt8]()
-        out.reserveCapacity(n + 8)
-        while out.count < n { withUnsafeBytes(of: next()) { out.append(contentsOf: $0) } }
-        return Array(out.prefix(n))
-    }
-}
 
 /// Deterministic stream content: chunk k is a window of a random block at a k-dependent offset.
 private enum Pattern {
     static let block: [UInt8] = {
-        var rng = SplitMix64(state: 0x7A11_5EED)
+        var rng = TestRNG(seed: 0x7A11_5EED)
         return rng.bytes((1 << 20) + 17)
     }()
 
@@ -402,7 +385,7 @@ private func totalDescriptors() -> Int {
     }
 
     @Test func ipAddressRandomizedRoundTripsAndGarbage() throws {
-        var rng = SplitMix64(state: 42)
+        var rng = TestRNG(seed: 42)
         for i in 0..<2000 {
             let bytes = rng.bytes(i % 2 == 0 ? 4 : 16)
             let ip = try #require(IPAddress(bytes: bytes))
@@ -452,7 +435,7 @@ private func totalDescriptors() -> Int {
         #expect(client.connection.remoteAddress == harness.listener.localAddress)
         #expect(server.connection.remoteAddress == client.connection.localAddress)
         #expect(server.connection.localAddress == client.connection.remoteAddress)
-        var rng = SplitMix64(state: 1)
+        var rng = TestRNG(seed: 1)
         let message = Array("hello p2p".utf8) + rng.bytes(100_000)
         let expectAll = Promise<Int>()
         await onQueue(client.connection.queue) {
@@ -916,7 +899,7 @@ private func totalDescriptors() -> Int {
     }
 
     @Test func writeBufferRingMatchesReferenceModel() {
-        var rng = SplitMix64(state: 7)
+        var rng = TestRNG(seed: 7)
         let ring = WriteBuffer(limit: 200_000)
         var model: [UInt8] = []
         for step in 0..<3000 {

@@ -72,19 +72,9 @@ func jsonEqual(_ a: Any, _ b: Any) -> Bool {
     }
 }
 
-/// SplitMix64: a small, fast, seeded PRNG so every randomized test replays from its seed.
-struct SplitMix64: RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9e37_79b9_7f4a_7c15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
-        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
-        return z ^ (z >> 31)
-    }
-
-    mutating func bytes(_ n: Int) -> [UInt8] { (0..<n).map { _ in UInt8.random(in: 0...255, using: &self) } }
+/// Randomized-test helpers on the project's seeded generator (P2PCore's `SplitMix64`), so every
+/// randomized test replays from its seed.
+extension SplitMix64 {
 
     /// One random edit of `input`: flip a byte, truncate, insert or delete a run, or overwrite a
     /// little-endian u32 (to hit SSZ offsets).

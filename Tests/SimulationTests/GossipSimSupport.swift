@@ -193,7 +193,7 @@ final class GossipSim {
                 validations += 1
                 let outcome = validator(node, request)
                 apply(node, routers[node]?.deliverValidationResult(request.id, outcome: outcome, now: net.now) ?? [])
-            case .deliver(_, let message, _):
+            case .deliver(_, let message, _, _):
                 delivered[node].insert(MessageID(Array(message.data.prefix(8))))
             case .trace, .graylisted, .peerExchange:
                 break

@@ -50,7 +50,7 @@ struct GossipPeer: AsyncParsableCommand {
         }
         let service = try GossipService(host: host, configuration: config, protocols: [.meshsub11, .meshsub10])
         let messageID = config.messageID
-        service.subscribe { topic, message, from in
+        service.subscribe { topic, message, from, _ in
             var author = ""
             if message.hasFrom {
                 author = (try? PeerID(bytes: [UInt8](message.from)))?.description ?? "invalid:" + [UInt8](message.from).hexString

@@ -28,6 +28,9 @@ public final class BlockGossip: @unchecked Sendable {  // safe: mutable state is
     private let handlers = Locked<[@Sendable (AcceptedBlock) -> Void]>([])
     private let clock: any NodeClock
     private let counts = Locked<[String: Int]>([:])
+    /// Envelopes of messages this node accepted, by message id, so delivery does not decompress
+    /// and decode a block a second time. Bounded: the router delivers right after validation.
+    private let accepted = Locked(LRUCache<MessageID, (ExecutionPayloadEnvelope, PayloadVersion)>(capacity: 64))
 
     /// - Parameters:
     ///   - signer: the unsafe-block signer address (20 bytes; all zeros = none, everything IGNOREd).
@@ -61,12 +64,11 @@ public final class BlockGossip: @unchecked Sendable {  // safe: mutable state is
             try service.join(topic)
         }
         let local = service.host.peerID
-        service.subscribe { [weak self] topic, message, from in
-            guard let self, from != local, let version = self.topics.version(of: topic) else { return }  // FilterSelf
-            let data = [UInt8](message.data)
-            guard let raw = OPMessageID.decompress(data),
-                  raw.count > 65, let env = try? ExecutionPayloadEnvelope(ssz: raw[65...], version: version) else { return }
-            let block = AcceptedBlock(envelope: env, version: version, from: from, data: data)
+        service.subscribe { [weak self] topic, message, from, id in
+            guard let self else { return }
+            let validated = self.accepted.withLock { $0.remove(id) }
+            guard from != local, self.topics.version(of: topic) != nil, let (env, version) = validated else { return }  // FilterSelf
+            let block = AcceptedBlock(envelope: env, version: version, from: from, data: [UInt8](message.data))
             for h in self.handlers.current { h(block) }
         }
     }
@@ -83,6 +85,9 @@ public final class BlockGossip: @unchecked Sendable {  // safe: mutable state is
         let now = clock.unixSeconds()
         let checked = lock.withLock { $0 }.check(version: version, data: data, now: now)
         let result = lock.withLock { $0.record(checked) }
+        if result.outcome == .accept, let env = result.envelope {
+            accepted.withLock { $0.set(request.id, (env, version)) }
+        }
         let key = result.rejection?.reasonClass ?? "accept"
         counts.withLock { $0[key, default: 0] += 1 }
         if let r = result.rejection {

@@ -13,7 +13,7 @@ public enum GossipAction: Sendable {
     case validate(ValidationRequest)
     /// A validated (or locally published) message for local subscribers. `from` is the peer it
     /// arrived from (the local peer for our own messages).
-    case deliver(topic: String, message: PBMessage, from: PeerID)
+    case deliver(topic: String, message: PBMessage, from: PeerID, id: MessageID)
     /// The peer's score fell below the graylist threshold: its RPCs are now ignored.
     case graylisted(PeerID, score: Double)
     /// Peer exchange received in a PRUNE (only when `peerExchange` is enabled and the sender's

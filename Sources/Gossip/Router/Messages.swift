@@ -36,7 +36,7 @@ extension GossipSubRouter {
         mcache.put(id, message: message, topic: topic)
         forward(message, id: id, topic: topic, from: nil, now: now)
         if topics[topic]?.mesh != nil {
-            outbox.actions.append(.deliver(topic: topic, message: message, from: localPeer))
+            outbox.actions.append(.deliver(topic: topic, message: message, from: localPeer, id: id))
         }
         return flush()
     }
@@ -121,7 +121,7 @@ extension GossipSubRouter {
             guard topics[p.topic]?.mesh != nil else { return }   // left the topic meanwhile
             mcache.put(id, message: p.message, topic: p.topic)
             forward(p.message, id: id, topic: p.topic, from: p.from, now: now)
-            outbox.actions.append(.deliver(topic: p.topic, message: p.message, from: p.from))
+            outbox.actions.append(.deliver(topic: p.topic, message: p.message, from: p.from, id: id))
         case .reject:
             trace(.rejectMessage, .rejectMessage(id: id, topic: p.topic, from: p.from, reason: .validationFailed))
             scoring?.rejectMessage(id, topic: p.topic, from: p.from, reason: .validationFailed, now: now)

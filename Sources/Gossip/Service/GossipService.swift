@@ -12,7 +12,7 @@ import P2PCore
 public final class GossipService: @unchecked Sendable {
     /// A topic validator: runs off the router queue, may be called concurrently.
     public typealias Validator = @Sendable (ValidationRequest) -> ValidationOutcome
-    public typealias Subscriber = @Sendable (_ topic: String, _ message: PBMessage, _ from: PeerID) -> Void
+    public typealias Subscriber = @Sendable (_ topic: String, _ message: PBMessage, _ from: PeerID, _ id: MessageID) -> Void
 
     public let host: P2PHost
     public let queue = DispatchQueue(label: "p2pnode.gossip")
@@ -235,8 +235,8 @@ public final class GossipService: @unchecked Sendable {
                     guard let self else { return }
                     self.queue.async { self.apply(self.router.deliverValidationResult(request.id, outcome: outcome, now: self.now)) }
                 }
-            case .deliver(let topic, let message, let from):
-                for s in subscribers { s(topic, message, from) }
+            case .deliver(let topic, let message, let from, let id):
+                for s in subscribers { s(topic, message, from, id) }
             case .graylisted(let peer, let score):
                 logger.debug("peer graylisted", metadata: ["peer": "\(peer)", "score": "\(score)"])
             case .peerExchange:

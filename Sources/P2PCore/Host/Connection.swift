@@ -135,21 +135,7 @@ final class Connection: @unchecked Sendable {
 
     private func receivePlain(_ bytes: [UInt8]) {
         if phase == .security {
-            let status: MultistreamStatus
-            do {
-                if direction == .outbound {
-                    status = try msDialer!.receive(bytes)  // safe: set in start() for outbound
-                } else {
-                    status = try msListener!.receive(bytes)  // safe: set in start() for inbound
-                    writeRaw(msListener!.takeOutbound())  // safe: as above
-                }
-            } catch {
-                close(.negotiation(error))
-                return
-            }
-            guard case .selected(_, let leftover) = status else { return }
-            msDialer = nil
-            msListener = nil
+            guard let leftover = negotiate(bytes, reply: writeRaw) else { return }
             phase = .handshake
             handshake = NoiseHandshake(role: direction == .outbound ? .initiator : .responder,
                                        identity: config.identity, expectedRemotePeer: expectedPeer)
@@ -182,24 +168,37 @@ final class Connection: @unchecked Sendable {
         }
     }
 
+    /// Feeds one connection-level multistream negotiation (security protocol on the raw socket,
+    /// muxer inside Noise): the dialer's or listener's, answering through `reply`. Returns the
+    /// bytes after the selection once a protocol is agreed, nil while pending or after a failure
+    /// (which closes the connection).
+    private func negotiate(_ bytes: [UInt8], reply: ([UInt8]) -> Void) -> [UInt8]? {
+        let status: MultistreamStatus
+        do {
+            if var dialer = msDialer {
+                status = try dialer.receive(bytes)
+                msDialer = dialer
+            } else if var listener = msListener {
+                status = try listener.receive(bytes)
+                reply(listener.takeOutbound())
+                msListener = listener
+            } else {
+                return nil
+            }
+        } catch {
+            close(.negotiation(error))
+            return nil
+        }
+        guard case .selected(_, let leftover) = status else { return nil }
+        msDialer = nil
+        msListener = nil
+        return leftover
+    }
+
     private func receiveSecure(_ plain: [UInt8]) {
         guard !plain.isEmpty else { return }
         if phase == .muxer {
-            let status: MultistreamStatus
-            do {
-                if direction == .outbound {
-                    status = try msDialer!.receive(plain)  // safe: set when entering .muxer
-                } else {
-                    status = try msListener!.receive(plain)  // safe: set when entering .muxer
-                    writeSecure(msListener!.takeOutbound())  // safe: as above
-                }
-            } catch {
-                close(.negotiation(error))
-                return
-            }
-            guard case .selected(_, let leftover) = status else { return }
-            msDialer = nil
-            msListener = nil
+            guard let leftover = negotiate(plain, reply: writeSecure) else { return }
             phase = .muxed
             upgradeTimer.cancel()
             startKeepalive()
