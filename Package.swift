@@ -7,6 +7,16 @@ let strict: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
 ]
 
+// KeccakSIMD: AVX-512F only (the narrowest flag that makes LLVM emit zmm vprolq/vpternlogq),
+// and -O even in debug builds (unoptimised SIMD8 code is ~1000x slower and would stall the
+// tests that hash blocks). The manifest is compiled for the host, so the flag is x86_64-only.
+// P2PCore calls into it only after a runtime AVX-512F check.
+#if arch(x86_64)
+let keccakSIMDFlags: [SwiftSetting] = [.unsafeFlags(["-Xcc", "-mavx512f", "-O"])]
+#else
+let keccakSIMDFlags: [SwiftSetting] = [.unsafeFlags(["-O"])]
+#endif
+
 let package = Package(
     name: "p2pnode",
     platforms: [.macOS(.v14)],
@@ -31,14 +41,19 @@ let package = Package(
         .systemLibrary(name: "CSecp256k1", pkgConfig: "libsecp256k1", providers: [.apt(["libsecp256k1-dev"])]),
         .systemLibrary(name: "CSnappy", pkgConfig: "snappy", providers: [.apt(["libsnappy-dev"])]),
         .systemLibrary(name: "CNettle", pkgConfig: "nettle", providers: [.apt(["nettle-dev"])]),
+        .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+
+        // 8-way Keccak-f[1600] for batches of independent keccak256 hashes (transaction trie).
+        // Called by P2PCore only after a runtime AVX-512F check (libsodium); no dependencies.
+        .target(name: "KeccakSIMD", swiftSettings: strict + keccakSIMDFlags),
 
         // Everything libp2p that is not pubsub: crypto, encodings, identity, multiaddr,
         // transport, multistream-select, Noise, yamux, host.
         .target(
             name: "P2PCore",
             dependencies: [
-                "CSodium", "CSecp256k1", "CSnappy", "CNettle",
+                "CSodium", "CSecp256k1", "CSnappy", "CNettle", "COpenSSL", "KeccakSIMD",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "Logging", package: "swift-log"),
@@ -92,7 +107,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "p2pnode-bench",
-            dependencies: ["P2PCore", "Rollup", "Gossip", "ReqResp"],
+            dependencies: ["P2PCore", "Rollup", "Gossip", "ReqResp", "KeccakSIMD"],
             path: "Benchmarks/p2pnode-bench",
             swiftSettings: strict
         ),

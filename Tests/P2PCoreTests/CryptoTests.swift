@@ -89,6 +89,44 @@ import Testing
         #expect(throws: CryptoError.authenticationFailed) { try ChaChaPoly.open(key: key, nonce: 0, ad: [], ciphertext: [1, 2]) }
     }
 
+    /// Large messages go to OpenSSL (when libcrypto 3 is installed, as it is on the project's
+    /// machines): its output must equal libsodium's byte for byte, in place and into a buffer, with
+    /// and without associated data, on both sides of the size threshold; tampering must fail.
+    @Test func chachaPolyOpenSSLMatchesLibsodium() throws {
+        #if os(Linux)
+        #expect(OpenSSLChaChaPoly.library != nil, "libcrypto.so.3 not found: large frames use libsodium")
+        #endif
+        var rng = TestRNG(seed: 0x5eed_c4ac)
+        let key = rng.bytes(32)
+        let threshold = OpenSSLChaChaPoly.minimumLength
+        for (count, ad) in [(threshold - 1, [UInt8]()), (threshold, []), (threshold + 1, [1, 2, 3]), (65519, []), (100_000, rng.bytes(40))] {
+            let msg = rng.bytes(count)
+            let nonce = rng.next()
+            // Reference: libsodium's array API (never routed to OpenSSL).
+            let reference = ChaChaPoly.seal(key: key, nonce: nonce, ad: ad, plaintext: msg)
+            var sealed = [UInt8](repeating: 0, count: count + ChaChaPoly.tagSize)
+            let written = msg.withUnsafeBytes { p in sealed.withUnsafeMutableBytes { ChaChaPoly.seal(key: key, nonce: nonce, ad: ad, plaintext: p, into: $0) } }
+            #expect(written == sealed.count)
+            #expect(sealed == reference, "seal of \(count) bytes")
+            var work = sealed
+            let opened = try work.withUnsafeMutableBytes { try ChaChaPoly.open(key: key, nonce: nonce, ad: ad, inPlace: $0) }
+            #expect(opened == count && Array(work[0..<count]) == msg, "open of \(count) bytes")
+            for position in [0, count / 2, count + 3] {
+                var tampered = sealed
+                tampered[position] ^= 0x40
+                #expect(throws: CryptoError.authenticationFailed) {
+                    try tampered.withUnsafeMutableBytes { try ChaChaPoly.open(key: key, nonce: nonce, ad: ad, inPlace: $0) }
+                }
+                // No unauthenticated plaintext is left in the buffer.
+                if count >= threshold { #expect(!tampered.contains(where: { $0 != 0 })) }
+            }
+            var wrongNonce = sealed
+            #expect(throws: CryptoError.authenticationFailed) {
+                try wrongNonce.withUnsafeMutableBytes { try ChaChaPoly.open(key: key, nonce: nonce &+ 1, ad: ad, inPlace: $0) }
+            }
+        }
+    }
+
     @Test func ed25519RFC8032() throws {
         let sk = try Ed25519PrivateKey(seed: try [UInt8](hex: "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60"))
         #expect(sk.publicKey.hexString == "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a")

@@ -72,7 +72,7 @@ public struct X25519KeyPair: Sendable {
     }
 }
 
-/// ChaCha20-Poly1305 (IETF, 96-bit nonce) from libsodium. The nonce used by Noise is
+/// ChaCha20-Poly1305 (IETF, 96-bit nonce) from libsodium, and from OpenSSL for large messages (AEADOpenSSL.swift). The nonce used by Noise is
 /// four zero bytes followed by the 64-bit counter in little-endian.
 /// A valid pointer for empty buffers, whose `baseAddress` may be nil; libsodium never reads it
 /// when the length is zero. Never written, so sharing it across threads is safe.
@@ -91,6 +91,10 @@ func mutableBytePointer(_ b: UnsafeMutableRawBufferPointer) -> UnsafeMutablePoin
 public enum ChaChaPoly {
     public static let keySize = 32
     public static let tagSize = 16
+
+    /// The library that seals and opens large messages (`seal(…into:)`, `open(…inPlace:)` of at
+    /// least 2 KiB): "OpenSSL" when libcrypto 3 is installed, "libsodium" otherwise.
+    public static var largeMessageLibrary: String { OpenSSLChaChaPoly.library == nil ? "libsodium" : "OpenSSL" }
 
     @inline(__always)
     static func withNonce<R>(_ n: UInt64, _ body: (UnsafePointer<UInt8>) -> R) -> R {
@@ -122,8 +126,15 @@ public enum ChaChaPoly {
     }
 
     /// Encrypts into a caller-supplied buffer of `plaintext.count + 16` bytes. Returns bytes written.
+    /// Messages of `OpenSSLChaChaPoly.minimumLength` bytes or more go to OpenSSL when it is available.
     public static func seal(key: [UInt8], nonce n: UInt64, ad: [UInt8], plaintext: UnsafeRawBufferPointer,
                             into out: UnsafeMutableRawBufferPointer) -> Int {
+        if plaintext.count >= OpenSSLChaChaPoly.minimumLength, let openSSL = OpenSSLChaChaPoly.library {
+            let ok = withNonce(n) { np in
+                ad.withUnsafeBytes { a in openSSL.seal(key: key, nonce: np, ad: a, plaintext: plaintext, into: out) }
+            }
+            if ok { return plaintext.count + tagSize }
+        }
         _ = sodiumInitialized
         var clen: UInt64 = 0
         withNonce(n) { np in
@@ -131,6 +142,39 @@ public enum ChaChaPoly {
                 mutableBytePointer(out), &clen,
                 bytePointer(plaintext), UInt64(plaintext.count),
                 ad, UInt64(ad.count), nil, np, key)
+        }
+        return Int(clen)
+    }
+
+    /// Seals the concatenation of `parts` as one message (empty associated data) into `out`, which
+    /// must hold their total length + 16 bytes; returns the bytes written (0 if `out` is too
+    /// small). Large messages go to OpenSSL part by part; small ones are gathered into `out` and
+    /// sealed there in place by libsodium. `parts` must not overlap `out`.
+    public static func seal<Parts: Collection<UnsafeRawBufferPointer>>(
+        key: [UInt8], nonce n: UInt64, gathering parts: Parts, into out: UnsafeMutableRawBufferPointer
+    ) -> Int {
+        let total = parts.reduce(0) { $0 + $1.count }
+        guard out.count >= total + tagSize, let dst = out.baseAddress else { return 0 }
+        if total >= OpenSSLChaChaPoly.minimumLength, let openSSL = OpenSSLChaChaPoly.library {
+            let empty = UnsafeRawBufferPointer(start: nil, count: 0)
+            let ok = withNonce(n) { np in
+                key.withUnsafeBufferPointer { k in
+                    openSSL.seal(key: k.baseAddress ?? UnsafePointer(emptyBytePointer), nonce: np, ad: empty,
+                                 gathering: parts, into: out)
+                }
+            }
+            if ok { return total + tagSize }
+        }
+        var o = 0
+        for part in parts {
+            if let source = part.baseAddress { (dst + o).copyMemory(from: source, byteCount: part.count) }
+            o += part.count
+        }
+        _ = sodiumInitialized
+        var clen: UInt64 = 0
+        let m = dst.assumingMemoryBound(to: UInt8.self)
+        withNonce(n) { np in
+            _ = crypto_aead_chacha20poly1305_ietf_encrypt(m, &clen, m, UInt64(total), nil, 0, nil, np, key)
         }
         return Int(clen)
     }
@@ -176,10 +220,16 @@ public enum ChaChaPoly {
 
     /// Decrypts in place: `buffer` holds ciphertext ++ tag; on success the first `count - 16`
     /// bytes hold the plaintext. Returns the plaintext length.
+    /// Messages of `OpenSSLChaChaPoly.minimumLength` bytes or more go to OpenSSL when it is available.
     public static func open(key: [UInt8], nonce n: UInt64, ad: [UInt8], inPlace buffer: UnsafeMutableRawBufferPointer) throws(CryptoError) -> Int {
         _ = sodiumInitialized
         guard buffer.count >= tagSize, let base = buffer.baseAddress?.assumingMemoryBound(to: UInt8.self) else {
             throw .authenticationFailed
+        }
+        if buffer.count - tagSize >= OpenSSLChaChaPoly.minimumLength, let openSSL = OpenSSLChaChaPoly.library {
+            let ok = withNonce(n) { np in ad.withUnsafeBytes { a in openSSL.open(key: key, nonce: np, ad: a, inPlace: buffer) } }
+            guard ok else { throw .authenticationFailed }
+            return buffer.count - tagSize
         }
         var mlen: UInt64 = 0
         let rc = withNonce(n) { np in
