@@ -289,6 +289,60 @@ import Testing
         #expect(received == sent)
     }
 
+    /// Simulates TCPConnection's in-place reads: random chunk sizes, the unconsumed tail kept and
+    /// presented again with the next chunk; the start of the stream goes through the copying API
+    /// (as the handshake's leftover does), so a partial frame is left in `pending` first.
+    @Test func inPlaceDecryptWithRetainedTailsRoundTrips() throws {
+        var (a, b) = try Self.sessionPair()
+        var rng = TestRNG(seed: 0x1a_91ace)
+        var sent = [UInt8]()
+        var wire = [UInt8]()
+        for _ in 0..<30 {
+            let m = rng.bytes(Int(rng.next() % 150_000) + 1)
+            sent += m
+            wire += try a.encrypt(m)
+        }
+        var received = try b.decrypt(Array(wire[0..<70_001]))   // one frame and the start of the next
+        #expect(b.bufferedCiphertext > 0)
+        var i = 70_001
+        var buffer = [UInt8]()   // the read buffer: retained tail ++ new bytes
+        while i < wire.count {
+            let n = min(wire.count - i, Int(rng.next() % 140_000) + 1)
+            buffer += wire[i..<(i + n)]
+            i += n
+            let consumed = try buffer.withUnsafeMutableBytes { buf in
+                try b.decrypt(inPlace: buf) { plain in received += plain; return true }
+            }
+            #expect(consumed <= buffer.count)
+            buffer.removeFirst(consumed)
+            #expect(buffer.count <= 2 + NoiseSession.maxFrameLength)
+        }
+        #expect(buffer.isEmpty)
+        #expect(received == sent)
+
+        // `deliver` returning false stops after that frame; the rest is reported unconsumed.
+        var (c, d) = try Self.sessionPair()
+        var two = try c.encrypt([1, 2, 3]) + c.encrypt([4, 5])
+        var got = [[UInt8]]()
+        let first = try two.withUnsafeMutableBytes { try d.decrypt(inPlace: $0) { got.append(Array($0)); return false } }
+        #expect(first == 2 + 3 + 16 && got == [[1, 2, 3]])
+        let rest = try two.withUnsafeMutableBytes { buf in
+            try d.decrypt(inPlace: UnsafeMutableRawBufferPointer(rebasing: buf[first...])) { got.append(Array($0)); return true }
+        }
+        #expect(rest == 2 + 2 + 16 && got == [[1, 2, 3], [4, 5]])
+
+        // A tampered frame is a final error, in place as in the copying API.
+        var (e, f) = try Self.sessionPair()
+        var bad = try e.encrypt([UInt8](repeating: 9, count: 5000))
+        bad[100] ^= 1
+        #expect(throws: NoiseError.decryptionFailed) { try bad.withUnsafeMutableBytes { try f.decrypt(inPlace: $0) { _ in true } } }
+        var good = try e.encrypt([1])
+        #expect(throws: NoiseError.failed) { try good.withUnsafeMutableBytes { try f.decrypt(inPlace: $0) { _ in true } } }
+        var short: [UInt8] = [0x00, 0x0F] + [UInt8](repeating: 0, count: 15)
+        var (_, g) = try Self.sessionPair()
+        #expect(throws: NoiseError.frameTooShort(15)) { try short.withUnsafeMutableBytes { try g.decrypt(inPlace: $0) { _ in true } } }
+    }
+
     @Test func garbageAndShortFramesAreErrors() throws {
         var (_, b) = try Self.sessionPair()
         #expect(throws: NoiseError.frameTooShort(15)) { try b.decrypt([0x00, 0x0F] + [UInt8](repeating: 0, count: 15)) }
@@ -315,6 +369,110 @@ import Testing
             }
             #expect(s.bufferedCiphertext <= 2 + NoiseSession.maxFrameLength)
         }
+    }
+
+    /// `sealFrame(gathering:into:)` (the transport's write path) gives the bytes `encrypt` gives
+    /// for the joined plaintext, on both sides of the OpenSSL/libsodium size split and with parts
+    /// split anywhere (inside ChaCha20 blocks too); the peer opens them.
+    @Test func gatheredFramesMatchEncryptAndOpen() throws {
+        var (a, b) = try Self.sessionPair()
+        var reference = a
+        var rng = TestRNG(seed: 0x6a7e)
+        let sizes = [1, 12, 100, 2047, 2048, 2049, 5000, 65_000, NoiseSession.maxPlaintextPerFrame]
+        for (i, total) in (sizes + (0..<30).map { _ in Int(rng.next() % UInt64(NoiseSession.maxPlaintextPerFrame)) + 1 }).enumerated() {
+            let plain = rng.bytes(total)
+            var cuts = (0..<Int(rng.next() % 5)).map { _ in Int(rng.next() % UInt64(total + 1)) }.sorted()
+            cuts = [0] + cuts + [total]
+            let parts = zip(cuts, cuts.dropFirst()).map { Array(plain[$0..<$1]) }
+            var out = [UInt8](repeating: 0, count: NoiseSession.frameSize(plaintextCount: total) + 7)
+            let written = try Self.withRegions(parts) { regions in
+                try out.withUnsafeMutableBytes { o in try a.sealFrame(gathering: regions, into: o) }
+            }
+            #expect(written == NoiseSession.frameSize(plaintextCount: total))
+            let expected = try reference.encrypt(plain)
+            #expect(Array(out[0..<written]) == expected, "case \(i): \(total) bytes in \(parts.count) parts")
+            #expect(try b.decrypt(Array(out[0..<written])) == plain)
+        }
+        // Caller errors are typed: empty, too large, or an output buffer too small.
+        var small = [UInt8](repeating: 0, count: 40)
+        let big = [UInt8](repeating: 0, count: NoiseSession.maxPlaintextPerFrame + 1)
+        for parts in [[[UInt8]](), [big], [[UInt8](repeating: 1, count: 30)]] {
+            #expect(throws: NoiseError.self) {
+                try Self.withRegions(parts) { regions in
+                    try small.withUnsafeMutableBytes { o in try a.sealFrame(gathering: regions, into: o) }
+                }
+            }
+        }
+    }
+
+    private static func withRegions<R>(_ parts: [[UInt8]], _ body: ([UnsafeRawBufferPointer]) throws -> R) throws -> R {
+        func nest(_ i: Int, _ acc: [UnsafeRawBufferPointer]) throws -> R {
+            guard i < parts.count else { return try body(acc) }
+            return try parts[i].withUnsafeBytes { try nest(i + 1, acc + [$0]) }
+        }
+        return try nest(0, [])
+    }
+
+    /// The reader API (the transport's read path): every frame's plaintext read in random pieces,
+    /// some in place and some into separate buffers, gives back what was sent, across the
+    /// OpenSSL/libsodium split and after a partial frame left by the copying API; pieces left
+    /// unread are skipped. A tampered large frame throws and its `verified` is never called.
+    @Test func frameReaderReadsPiecesInPlaceOrIntoBuffers() throws {
+        var (a, b) = try Self.sessionPair()
+        var rng = TestRNG(seed: 0xF4A3E)
+        var sent = [UInt8]()
+        var wire = [UInt8]()
+        for _ in 0..<25 {
+            let m = rng.bytes(Int(rng.next() % 140_000) + 1)
+            sent += m
+            wire += try a.encrypt(m)
+        }
+        var received = try b.decrypt(Array(wire[0..<1_000]))
+        var buffer = Array(wire[1_000...])
+        var framePieces = [UInt8]()
+        var verifiedFrames = 0
+        let consumed = try buffer.withUnsafeMutableBytes { buf in
+            try b.decrypt(inPlace: buf, frame: { reader in
+                framePieces = []
+                while reader.remaining > 0 {
+                    let n = Int(rng.next() % 9_000) + 1
+                    if rng.next() % 2 == 0 {
+                        framePieces += reader.next(n)
+                    } else {
+                        var out = [UInt8](repeating: 0, count: min(n, reader.remaining))
+                        let got = out.withUnsafeMutableBytes { reader.next(into: $0) }
+                        #expect(got == out.count)
+                        framePieces += out
+                    }
+                }
+            }, verified: {
+                verifiedFrames += 1
+                received += framePieces
+                return true
+            })
+        }
+        #expect(consumed == buffer.count && verifiedFrames > 25)
+        #expect(received == sent)
+
+        // Reading only part of a frame: the rest is decrypted and dropped, the next frame is intact.
+        var (c, d) = try Self.sessionPair()
+        var two = try c.encrypt([UInt8](repeating: 3, count: 10_000)) + c.encrypt([UInt8](repeating: 4, count: 5_000))
+        var firsts = [[UInt8]]()
+        _ = try two.withUnsafeMutableBytes { buf in
+            try d.decrypt(inPlace: buf, frame: { firsts.append(Array($0.next(10))) }, verified: { true })
+        }
+        #expect(firsts == [[UInt8](repeating: 3, count: 10), [UInt8](repeating: 4, count: 10)])
+
+        var (e, f) = try Self.sessionPair()
+        var bad = try e.encrypt([UInt8](repeating: 9, count: 30_000))
+        bad[20_000] ^= 1
+        var verifiedBad = false
+        #expect(throws: NoiseError.decryptionFailed) {
+            try bad.withUnsafeMutableBytes { buf in
+                try f.decrypt(inPlace: buf, frame: { _ = $0.next($0.remaining) }, verified: { verifiedBad = true; return true })
+            }
+        }
+        #expect(!verifiedBad)
     }
 
     @Test func framesNeverExceedTheNoiseLimit() throws {

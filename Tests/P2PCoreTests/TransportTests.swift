@@ -452,6 +452,36 @@ private func totalDescriptors() -> Int {
         await harness.close()
     }
 
+    /// `onReadInPlace` keeps what the handler leaves and presents it again before new bytes; a
+    /// handler that needs more than the buffer holds (here: 300 KB records, 128 KiB buffer) makes
+    /// it grow. The handler consumes whole records only and scribbles over them (in place).
+    @Test func readInPlaceKeepsUnconsumedBytesAndGrows() async throws {
+        let (harness, server, client) = try await connectedPair(server: .echoServer)
+        var rng = TestRNG(seed: 77)
+        let message = rng.bytes(1_000_000)
+        let expectAll = Promise<Int>()
+        await onQueue(client.connection.queue) {
+            client.connection.onReadInPlace = { buffer in
+                var used = 0
+                while true {
+                    // 1 000-byte records up to 300 000 bytes, then two of 350 000.
+                    let record = client.received.count < 300_000 ? 1000 : 350_000
+                    guard buffer.count - used >= record else { break }
+                    client.received.append(contentsOf: buffer[used..<(used + record)])
+                    buffer[used..<(used + record)].initializeMemory(as: UInt8.self, repeating: 0xEE)
+                    used += record
+                }
+                if client.received.count == message.count { expectAll.fulfill(message.count) }
+                return used
+            }
+        }
+        #expect(await write(client, message) == nil)
+        #expect(await expectAll.wait() == message.count)
+        #expect(await onQueue(client.connection.queue) { client.received } == message)
+        #expect(await closeAndWait(client) == .some(nil))
+        await harness.close()
+    }
+
     @Test(.enabled(if: ipv6LoopbackAvailable, "this machine has no ::1"))
     func echoOverIPv6() async throws {
         let (harness, server, client) = try await connectedPair(host: "::1", server: .echoServer)
@@ -919,6 +949,98 @@ private func totalDescriptors() -> Int {
             #expect(ring.count == model.count && ring.capacity <= 200_000)
             if contents != model { return }
         }
+    }
+
+    /// `reserve`/`commit` (the sealer's path) mixed with copying appends and partial consumes: every
+    /// reservation is contiguous and at least as large as asked, contents match a plain array.
+    @Test func writeBufferReservationsMatchReferenceModel() {
+        var rng = TestRNG(seed: 0xB1B)
+        let ring = WriteBuffer(limit: 300_000)
+        var model: [UInt8] = []
+        for step in 0..<3000 {
+            let op = model.count < 200_000 ? rng.next() % 4 : 3
+            switch op {
+            case 0, 1:
+                let bytes = rng.bytes(Int(rng.next() % 70_000) + 1)
+                let space = ring.reserve(bytes.count + 16)
+                #expect(space.count >= bytes.count + 16, "step \(step)")
+                guard space.count >= bytes.count else { return }
+                bytes.withUnsafeBytes { space.copyMemory(from: $0) }
+                ring.commit(bytes.count)
+                model += bytes
+            case 2:
+                let bytes = rng.bytes(Int(rng.next() % 3000))
+                bytes.withUnsafeBytes { ring.append(CollectionOfOne($0), total: bytes.count) }
+                model += bytes
+            default:
+                let n = model.isEmpty ? 0 : Int(rng.next() % UInt64(model.count + 1))
+                ring.consume(n)
+                model.removeFirst(n)
+            }
+            let contents = ring.withReadableRegions { a, b in Array(a) + Array(b) }
+            #expect(contents == model, "step \(step)")
+            #expect(ring.count == model.count && ring.capacity <= 300_000)
+            if contents != model { return }
+        }
+        ring.consume(ring.count)
+        ring.releaseStorageIfIdle()
+        #expect(ring.capacity == 0 && ring.isEmpty)
+    }
+
+    /// `write(capacity:_:)` output goes out in order with ordinary writes; the hard cap refuses a
+    /// reservation without calling `fill`; after `idleBufferRelease` without traffic both buffers
+    /// are freed, and the connection works as before when traffic resumes.
+    @Test func writeInPlaceKeepsOrderAndIdleBuffersAreReleased() async throws {
+        let (harness, server, client) = try await connectedPair(server: .echoServer)
+        var rng = TestRNG(seed: 5150)
+        let parts = (0..<40).map { _ in rng.bytes(Int(rng.next() % 40_000) + 1) }
+        let expected = parts.reduce(0) { $0 + $1.count }
+        let expectAll = Promise<Int>()
+        await onQueue(client.connection.queue) {
+            client.connection.onRead = { chunk in
+                client.received.append(contentsOf: chunk)
+                if client.received.count >= expected { expectAll.fulfill(client.received.count) }
+            }
+        }
+        let error = await errorOnQueue(client.connection.queue) { () throws(TransportError) in
+            for (i, part) in parts.enumerated() {
+                if i % 2 == 0 {
+                    try client.connection.write(part)
+                } else {
+                    try client.connection.write(capacity: part.count + 10) { out in
+                        part.withUnsafeBytes { out.copyMemory(from: $0) }
+                        return part.count
+                    }
+                }
+            }
+        }
+        #expect(error == nil)
+        #expect(await expectAll.wait() == expected)
+        #expect(await onQueue(client.connection.queue) { client.received } == parts.flatMap { $0 })
+        let refused = await errorOnQueue(client.connection.queue) { () throws(TransportError) in
+            try client.connection.write(capacity: client.connection.options.writeBufferLimit + 1) { _ in
+                Issue.record("fill called past the hard cap")
+                return 0
+            }
+        }
+        if case .writeBufferFull? = refused {} else { Issue.record("expected writeBufferFull, got \(String(describing: refused))") }
+        #expect(await onQueue(server.connection.queue) { server.connection.bufferCapacities.read } > 0)
+        try await Task.sleep(for: TCPConnection.idleBufferRelease + .milliseconds(400))
+        #expect(await onQueue(client.connection.queue) { client.connection.bufferCapacities } == (0, 0))
+        #expect(await onQueue(server.connection.queue) { server.connection.bufferCapacities } == (0, 0))
+        let again = Promise<Int>()
+        await onQueue(client.connection.queue) {
+            client.received = []
+            client.connection.onRead = { chunk in
+                client.received.append(contentsOf: chunk)
+                if client.received.count >= 3 { again.fulfill(client.received.count) }
+            }
+        }
+        #expect(await write(client, [1, 2, 3]) == nil)
+        #expect(await again.wait() == 3)
+        #expect(await closeAndWait(client) == .some(nil))
+        #expect(await server.closed.wait() == .some(nil))  // the echo server closes on EOF
+        await harness.close()
     }
 
     private static func withRegions(_ parts: [[UInt8]], _ body: ([UnsafeRawBufferPointer]) -> Void) {

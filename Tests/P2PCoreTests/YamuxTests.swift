@@ -461,6 +461,96 @@ import Testing
         #expect(server.takeOutbound().suffix(12) == Self.frame(.ping, .ack, 0, 0)[...])
     }
 
+    /// Written arrays are referenced by the output, not copied: a large write comes back from
+    /// `takeOutboundSegments` as slices of the caller's own storage (queued or framed at once),
+    /// small payloads are joined to their headers, and the segments carry the same bytes as
+    /// `takeOutbound` would, in order, for the peer.
+    @Test func outputReferencesWrittenArrays() throws {
+        var p = Pair()
+        let id = try p.client.openStream(now: .zero)
+        p.pump()
+        var rng = TestRNG(seed: 0x5e9)
+        let big = rng.bytes(600_000)   // beyond the 256 KiB window: part framed, part queued
+        let small = rng.bytes(100)
+        #expect(try p.client.write(id, big) == big.count)
+        #expect(try p.client.write(id, small) == small.count)
+        var wire: [UInt8] = []
+        var referenced = 0
+        let bigRange = big.withUnsafeBytes { b in
+            (UInt(bitPattern: b.baseAddress), UInt(bitPattern: b.baseAddress) + UInt(b.count))
+        }
+        for _ in 0..<200 {
+            let segments = p.client.takeOutboundSegments(limit: 100_000)
+            for segment in segments {
+                segment.withUnsafeBytes { s in
+                    let start = UInt(bitPattern: s.baseAddress)
+                    if start >= bigRange.0 && start < bigRange.1 { referenced += s.count }
+                }
+                wire += segment
+            }
+            let events = p.server.receive(wire, now: .zero)
+            wire = []
+            p.serverEvents += events
+            for case .data(let sid, let bytes) in events { p.server.consumed(sid, bytes.count, now: .zero) }
+            _ = p.client.receive(p.server.takeOutbound(), now: .zero)
+            if Self.data(id, in: p.serverEvents).count == big.count + small.count { break }
+        }
+        #expect(Self.data(id, in: p.serverEvents) == big + small)
+        // Only frame tails shorter than `copyBelow` (where the window ran out) are copied.
+        #expect(referenced > big.count - 8 * YamuxSession.copyBelow)
+    }
+
+    /// Feeding the receiver the way the transport does (headers up to `bytesToNextBoundary`,
+    /// announced stream data as ready-made arrays through `receivePayload`) gives the same data
+    /// and the same arrays, uncopied, as plain `receive`.
+    @Test func payloadRunsArriveAsTheCallersArrays() throws {
+        var p = Pair()
+        let ids = try (0..<3).map { _ in try p.client.openStream(now: .zero) }
+        p.pump()
+        var rng = TestRNG(seed: 0xDA7A)
+        var expected: [YamuxStreamID: [UInt8]] = [:]
+        for round in 0..<20 {
+            let id = ids[round % ids.count]
+            let m = rng.bytes(Int(rng.next() % 90_000) + 1)
+            #expect(try p.client.write(id, m) == m.count)
+            expected[id, default: []] += m
+        }
+        var got: [YamuxStreamID: [UInt8]] = [:]
+        var handedOver = 0
+        var delivered = 0
+        for _ in 0..<500 {
+            let wire = p.client.takeOutbound()
+            var events: [YamuxEvent] = []
+            var i = 0
+            while i < wire.count {
+                let n = min(wire.count - i, Int(rng.next() % 30_000) + 1)
+                if let run = p.server.deliverablePayload {
+                    let piece = Array(wire[i..<(i + min(n, run))])
+                    i += piece.count
+                    handedOver += piece.count
+                    events += p.server.receivePayload(piece, now: .zero)
+                } else {
+                    let k = min(n, p.server.bytesToNextBoundary)
+                    events += p.server.receive(Array(wire[i..<(i + k)]), now: .zero)
+                    i += k
+                }
+            }
+            for case .data(let sid, let bytes) in events {
+                got[sid, default: []] += bytes
+                delivered += bytes.count
+                p.server.consumed(sid, bytes.count, now: .zero)
+            }
+            _ = p.client.receive(p.server.takeOutbound(), now: .zero)
+            if !p.client.hasOutbound { break }
+        }
+        #expect(got == expected)
+        #expect(handedOver == delivered && delivered == expected.values.reduce(0) { $0 + $1.count })
+        // Not announced (no payload pending): handed to `receive` as is.
+        #expect(p.server.deliverablePayload == nil && p.server.bytesToNextBoundary == YamuxFrameHeader.size)
+        #expect(p.server.receivePayload(Self.frame(.ping, .syn, 0, 7), now: .zero).isEmpty)
+        #expect(p.server.takeOutbound() == Self.frame(.ping, .ack, 0, 7))
+    }
+
     @Test func hostileInputNeverTraps() throws {
         var rng = TestRNG(seed: 0xBAD)
         var client = YamuxSession(role: .client)

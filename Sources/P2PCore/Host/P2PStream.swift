@@ -33,7 +33,8 @@ public final class P2PStream: @unchecked Sendable {
     private var remoteCloseDelivered = false
     private(set) var resetError: HostError?
     private(set) var localClosed = false
-    private var pendingWrite: [UInt8] = []
+    /// Written bytes yamux has not accepted yet: slices of the application's arrays, not copies.
+    private var pendingWrite = ByteQueue()
     private var pendingClose = false
 
     init(id: YamuxStreamID, direction: Direction, remotePeer: PeerID, connection: Connection, queue: DispatchQueue) {
@@ -55,12 +56,12 @@ public final class P2PStream: @unchecked Sendable {
     public func write(_ bytes: [UInt8]) {
         guard resetError == nil, !localClosed, !bytes.isEmpty else { return }
         guard let connection else { reset(with: .connectionClosed); return }
+        var rest = bytes[...]
         if pendingWrite.isEmpty {
-            let n = connection.streamWrite(id, bytes[...])
-            if n < bytes.count { pendingWrite.append(contentsOf: bytes[n...]) }
-        } else {
-            pendingWrite.append(contentsOf: bytes)
+            rest = rest.dropFirst(connection.streamWrite(id, rest))
         }
+        guard resetError == nil else { return }
+        pendingWrite.append(rest)
         if pendingWrite.count > limits.buffer {
             reset(with: .messageTooLarge(pendingWrite.count, limit: limits.buffer), notifyPeer: true)
             return
@@ -110,8 +111,12 @@ public final class P2PStream: @unchecked Sendable {
 
     func writable() {
         guard !pendingWrite.isEmpty, let connection else { return }
-        let n = connection.streamWrite(id, pendingWrite[...])
-        pendingWrite.removeFirst(n)
+        while let first = pendingWrite.first {
+            let n = connection.streamWrite(id, first)
+            guard resetError == nil else { return }
+            _ = pendingWrite.take(n)
+            if n < first.count { break }
+        }
         if pendingWrite.isEmpty {
             if pendingClose { pendingClose = false; connection.streamCloseWrite(id) }
             // Never re-enter the application from inside its own write(): this can be reached
@@ -130,7 +135,7 @@ public final class P2PStream: @unchecked Sendable {
     func reset(with error: HostError, notifyPeer: Bool = false) {
         guard resetError == nil else { return }
         resetError = error
-        pendingWrite = []
+        pendingWrite.removeAll()
         inbound = []
         if notifyPeer { connection?.streamReset(id) }
         connection?.forget(self)

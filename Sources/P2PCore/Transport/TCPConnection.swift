@@ -1,8 +1,9 @@
 /// One TCP connection over a non-blocking POSIX socket driven by Dispatch sources (no SwiftNIO):
 /// reads into a reusable buffer handed up as `UnsafeRawBufferPointer` chunks, pause/resume for
 /// back-pressure from above, half-close, a bounded write buffer with high/low watermarks, a hard
-/// cap and a write-stall watchdog, and exactly-once close. DESIGN.md "Concurrency" (one serial
-/// queue per connection) and "Platform facts" (read and write sources on one fd lose read events,
+/// cap and a write-stall watchdog, writes produced straight into that buffer (`write(capacity:_:)`,
+/// for the Noise sealer), both buffers released after a short idle period, and exactly-once close.
+/// DESIGN.md "Concurrency" (one serial queue per connection) and "Platform facts" (read and write sources on one fd lose read events,
 /// so the write source lives on `dup(fd)`; resume a source before cancelling it; SIGPIPE; TCP_NODELAY).
 import Dispatch
 #if canImport(Glibc)
@@ -44,7 +45,7 @@ public final class TCPConnection: @unchecked Sendable {
         /// SO_SNDBUF / SO_RCVBUF when set; the kernel's autotuning otherwise.
         public var socketSendBufferSize: Int32?
         public var socketReceiveBufferSize: Int32?
-        /// Target of each connection's serial queue (nil: Dispatch's default global queue).
+        /// Target of each connection's serial queue (nil: the next of `EventLoops.shared`).
         public var targetQueue: DispatchQueue?
 
         public init(
@@ -83,6 +84,11 @@ public final class TCPConnection: @unchecked Sendable {
 
     /// Bytes received; the pointer is valid only during the call.
     public var onRead: ((UnsafeRawBufferPointer) -> Void)?
+    /// Replaces `onRead` when set: the received bytes, in the read buffer itself, which the handler
+    /// may modify (decrypt in place). It returns how many leading bytes it consumed; the rest (an
+    /// incomplete message) is kept and presented again, followed by new bytes, once more arrive.
+    /// A handler that consumes nothing of a full buffer makes the buffer grow (up to 4 MiB).
+    public var onReadInPlace: ((UnsafeMutableRawBufferPointer) -> Int)?
     /// The peer finished sending (FIN). The write side stays usable.
     public var onReadEOF: (() -> Void)?
     /// Buffered output drained to the low watermark after `isWritable` had turned false.
@@ -101,6 +107,9 @@ public final class TCPConnection: @unchecked Sendable {
     private var readSourceRunning = false
     private var writeSourceRunning = false
     private var readBuffer: UnsafeMutableRawBufferPointer?
+    /// Bytes at `readStart` in `readBuffer` that `onReadInPlace` left unconsumed.
+    private var retainedReadBytes = 0
+    private var readStart = 0
     private var readPaused = false
     private var readKickScheduled = false
     private var readEOF = false
@@ -110,6 +119,10 @@ public final class TCPConnection: @unchecked Sendable {
     private var writeShutDown = false
     private var lastWriteProgress: UInt64 = 0
     private var writeWatchdog: QueueTimer?
+    /// Frees the read buffer and the write buffer's storage once the connection has been idle
+    /// (nothing buffered either way) for `idleBufferRelease`.
+    private var idleTimer: QueueTimer?
+    private var lastActivity: UInt64 = 0
     private var pendingCancellations = 0
     private var closeError: TransportError?
 
@@ -140,9 +153,10 @@ public final class TCPConnection: @unchecked Sendable {
         self.writeBuffer = WriteBuffer(limit: options.writeBufferLimit)
     }
 
-    /// A new serial queue for a connection, targeting `options.targetQueue`.
+    /// A new serial queue for a connection, targeting `options.targetQueue`, or else the next of
+    /// the process's event loops (`EventLoops.shared`: a thread per core, not per connection).
     static func makeQueue(_ options: Options) -> DispatchQueue {
-        DispatchQueue(label: "p2p.tcp.connection", target: options.targetQueue)
+        DispatchQueue(label: "p2p.tcp.connection", target: options.targetQueue ?? EventLoops.shared.next())
     }
 
     deinit {
@@ -160,7 +174,6 @@ public final class TCPConnection: @unchecked Sendable {
         checkQueue()
         guard state == .idle else { return }
         state = .open
-        readBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: options.readBufferSize, alignment: 16)
 
         let fd = self.fd
         let writeFD = self.writeFD
@@ -197,6 +210,9 @@ public final class TCPConnection: @unchecked Sendable {
     /// Bytes accepted by `write` and not yet handed to the kernel.
     public var bufferedWriteBytes: Int { writeBuffer.count }
 
+    /// Bytes allocated for reading and for buffered output (0 and 0 once idle buffers are released).
+    var bufferCapacities: (read: Int, write: Int) { (readBuffer?.count ?? 0, writeBuffer.capacity) }
+
     /// Sends `bytes` (or buffers what the socket cannot take now).
     /// Throws `.writeBufferFull` (nothing sent) past the hard cap, `.writeAfterShutdown`, `.closed`,
     /// or the socket error that also closed the connection.
@@ -208,6 +224,28 @@ public final class TCPConnection: @unchecked Sendable {
     /// Like `write(_: [UInt8])`; the bytes are sent or copied before this returns.
     public func write(_ bytes: UnsafeRawBufferPointer) throws(TransportError) {
         if let error = enqueue(CollectionOfOne(bytes), total: bytes.count) { throw error }
+    }
+
+    /// Writes up to `capacity` bytes produced by `fill` straight into the write buffer (no
+    /// intermediate array; the Noise sealer writes its frames this way): `fill` gets at least
+    /// `capacity` bytes of contiguous space and returns how many it wrote (at most `capacity`).
+    /// They are handed to the socket at once unless earlier output is still waiting for it.
+    /// Throws like `write(_:)`; past the hard cap (counting all of `capacity`) `fill` is not called.
+    public func write(capacity: Int, _ fill: (UnsafeMutableRawBufferPointer) -> Int) throws(TransportError) {
+        if let error = admissionError(capacity) { throw error }
+        guard capacity > 0 else { return }
+        let space = writeBuffer.reserve(capacity)
+        guard space.count >= capacity else { return }
+        let n = min(max(fill(UnsafeMutableRawBufferPointer(rebasing: space[0..<capacity])), 0), capacity)
+        guard n > 0 else { return }
+        let wasEmpty = writeBuffer.isEmpty
+        writeBuffer.commit(n)
+        if writeBuffer.count > options.writeHighWatermark { writeBlocked = true }
+        guard wasEmpty && state == .open else { return }
+        lastWriteProgress = clock.now()
+        flush()
+        if !writeBuffer.isEmpty { armWriteWatchdog() }
+        if state != .open, let closeError { throw closeError }
     }
 
     /// Writes several buffers in order with as few syscalls as possible (sendmsg with iovecs).
@@ -266,13 +304,26 @@ public final class TCPConnection: @unchecked Sendable {
     /// a short read, a pause or the cap are picked up by `scheduleReadKick()` instead.
     private func handleReadable() {
         readKickScheduled = false
-        guard state == .open, !readPaused, !readEOF, let buffer = readBuffer, let base = buffer.baseAddress
-        else { return }
+        guard state == .open, !readPaused, !readEOF else { return }
+        if readBuffer == nil {
+            readBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: options.readBufferSize, alignment: 16)
+        }
         for _ in 0..<options.maxReadsPerEvent {
-            let n = recv(fd, base, buffer.count, 0)
+            guard let buffer = readBuffer, let base = buffer.baseAddress else { return }
+            let retained = retainedReadBytes
+            let start = base + readStart
+            let n = recv(fd, start + retained, buffer.count - readStart - retained, 0)
             if n > 0 {
-                onRead?(UnsafeRawBufferPointer(start: base, count: n))
-                guard state == .open, !readPaused else { return }
+                if let onReadInPlace {
+                    let available = retained + n
+                    let consumed = min(max(onReadInPlace(UnsafeMutableRawBufferPointer(start: start, count: available)), 0), available)
+                    guard state == .open else { return }
+                    keepUnconsumed(from: consumed, of: available)
+                } else {
+                    onRead?(UnsafeRawBufferPointer(start: start, count: n))
+                    guard state == .open else { return }
+                }
+                guard !readPaused else { return }
                 continue
             }
             if n == 0 {
@@ -284,11 +335,52 @@ public final class TCPConnection: @unchecked Sendable {
             }
             let e = errno
             if e == EINTR { continue }
-            if e == EAGAIN || e == EWOULDBLOCK { return }
+            if e == EAGAIN || e == EWOULDBLOCK {
+                readDrained()
+                return
+            }
             close(error: Self.error(errno: e, operation: "recv"))
             return
         }
         scheduleReadKick()  // the cap: let other work on the queue run, then read on
+    }
+
+    /// Keeps the bytes `onReadInPlace` left where they are, moving them to the front of the read
+    /// buffer only when less than half of it is left to read into, and grows the buffer when the
+    /// handler could not consume anything of a full one.
+    private func keepUnconsumed(from consumed: Int, of available: Int) {
+        guard let buffer = readBuffer, let base = buffer.baseAddress else { return }
+        let left = available - consumed
+        retainedReadBytes = left
+        guard left > 0 else {
+            readStart = 0
+            return
+        }
+        readStart += consumed
+        if readStart > 0 && buffer.count - readStart - left < buffer.count / 2 {
+            base.copyMemory(from: base + readStart, byteCount: left)
+            readStart = 0
+        }
+        guard left == buffer.count else { return }
+        guard buffer.count < Self.maxReadBufferSize else {
+            close(error: .systemCall(operation: "recv: message larger than the read buffer", errno: EMSGSIZE))
+            return
+        }
+        let grown = UnsafeMutableRawBufferPointer.allocate(byteCount: min(buffer.count * 2, Self.maxReadBufferSize), alignment: 16)
+        grown.copyMemory(from: UnsafeRawBufferPointer(buffer))
+        buffer.deallocate()
+        readBuffer = grown
+    }
+
+    /// The socket has nothing more to read now: a buffer grown for a large message goes back to
+    /// the configured size, and the idle release is (re)armed.
+    private func readDrained() {
+        if retainedReadBytes == 0, let buffer = readBuffer, buffer.count > options.readBufferSize {
+            buffer.deallocate()
+            readBuffer = nil
+            readStart = 0
+        }
+        noteActivity()
     }
 
     private func scheduleReadKick() {
@@ -358,6 +450,7 @@ public final class TCPConnection: @unchecked Sendable {
         }
         if writeBuffer.isEmpty {
             setWriteSource(running: false)
+            noteActivity()
             if shutdownRequested && !writeShutDown { performShutdown() }
         } else {
             setWriteSource(running: true)
@@ -386,8 +479,9 @@ public final class TCPConnection: @unchecked Sendable {
     }
 
     /// The write watchdog runs while output is buffered: it closes a connection whose output made no
-    /// progress for `writeStallTimeout`, and frees a large write buffer once it has drained.
+    /// progress for `writeStallTimeout`.
     private func armWriteWatchdog() {
+        guard let timeout = options.writeStallTimeout?.clampedNanoseconds else { return }
         let timer: QueueTimer
         if let writeWatchdog {
             guard !writeWatchdog.isScheduled else { return }  // it re-checks progress when it fires
@@ -396,27 +490,46 @@ public final class TCPConnection: @unchecked Sendable {
             timer = QueueTimer(queue: queue)
             writeWatchdog = timer
         }
-        let deadline: UInt64
-        if let timeout = options.writeStallTimeout?.clampedNanoseconds {
-            let (sum, overflow) = lastWriteProgress.addingReportingOverflow(timeout)
-            deadline = overflow ? .max : sum
-        } else {
-            deadline = clock.now() &+ Self.idleBufferRelease.clampedNanoseconds
-        }
-        timer.schedule(atUptimeNanoseconds: deadline) { self.writeWatchdogFired() }
+        let (sum, overflow) = lastWriteProgress.addingReportingOverflow(timeout)
+        timer.schedule(atUptimeNanoseconds: overflow ? .max : sum) { self.writeWatchdogFired() }
     }
 
     private func writeWatchdogFired() {
-        guard state == .open else { return }
-        guard !writeBuffer.isEmpty else {
-            writeBuffer.releaseStorageIfIdle()
-            return
-        }
+        guard state == .open, !writeBuffer.isEmpty else { return }
         if let timeout = options.writeStallTimeout?.clampedNanoseconds, clock.now() &- lastWriteProgress >= timeout {
             close(error: .writeStalled(bufferedBytes: writeBuffer.count, timeoutNanoseconds: timeout))
         } else {
             armWriteWatchdog()
         }
+    }
+
+    /// Records I/O activity and arms the idle release unless it is already pending (it re-checks
+    /// `lastActivity` when it fires, so a busy connection costs one timer event per period).
+    private func noteActivity() {
+        lastActivity = clock.now()
+        guard state == .open, !(idleTimer?.isScheduled ?? false) else { return }
+        let timer = idleTimer ?? QueueTimer(queue: queue, leeway: .milliseconds(50))
+        idleTimer = timer
+        timer.schedule(atUptimeNanoseconds: lastActivity &+ Self.idleBufferRelease.clampedNanoseconds) {
+            self.idleTimerFired()
+        }
+    }
+
+    /// Frees both buffers when nothing was read or written for `idleBufferRelease` and nothing is
+    /// buffered; they are allocated again (at the configured size) when traffic resumes.
+    private func idleTimerFired() {
+        guard state == .open else { return }
+        let due = lastActivity &+ Self.idleBufferRelease.clampedNanoseconds
+        guard clock.now() >= due else {
+            idleTimer?.schedule(atUptimeNanoseconds: due) { self.idleTimerFired() }
+            return
+        }
+        if retainedReadBytes == 0, let buffer = readBuffer {
+            buffer.deallocate()
+            readBuffer = nil
+            readStart = 0
+        }
+        writeBuffer.releaseStorageIfIdle()
     }
 
     // MARK: Sources and closing
@@ -440,6 +553,8 @@ public final class TCPConnection: @unchecked Sendable {
         closeError = error
         writeWatchdog?.cancel()
         writeWatchdog = nil
+        idleTimer?.cancel()
+        idleTimer = nil
         writeBuffer.removeAll()
         if started, let rs = readSource, let ws = writeSource {
             pendingCancellations = 2
@@ -472,6 +587,7 @@ public final class TCPConnection: @unchecked Sendable {
         readBuffer = nil
         let callback = onClose
         onRead = nil
+        onReadInPlace = nil
         onReadEOF = nil
         onWritable = nil
         onClose = nil
@@ -487,8 +603,16 @@ public final class TCPConnection: @unchecked Sendable {
         #endif
     }
 
-    /// Write watchdog period when stall detection is off (it still frees drained write buffers).
-    private static let idleBufferRelease = Duration.seconds(30)
+    /// Upper bound of the read buffer when `onReadInPlace` needs it to grow (Options' maximum).
+    private static let maxReadBufferSize = 4 << 20
+
+    /// How long a connection must be idle (nothing read or written, nothing buffered) before its
+    /// read buffer and write storage are freed. Per connection pair after a 1 MiB transfer
+    /// (`p2pnode-bench transport memory`): 281 KiB when they were kept, 66 KiB once released
+    /// (37.5 KiB before any transfer; the rest is glibc's per-thread arenas). Short, because a
+    /// freed buffer costs only an allocation when traffic resumes (pages are touched as bytes
+    /// arrive either way).
+    public static let idleBufferRelease = Duration.milliseconds(500)
 
     static func error(errno e: Int32, operation: String) -> TransportError {
         switch e {

@@ -7,6 +7,9 @@
 /// Inputs: `receive(_:now:)` with bytes from the peer, local commands (`openStream`, `write`,
 /// `closeWrite`, `reset`, `consumed`, `ping`, `goAway`, `close`). Outputs: `takeOutbound()` (bytes
 /// to send) and events (returned by `receive`, otherwise collected with `takeEvents()`).
+/// Written data is never copied: the stream queues and the output hold slices of the caller's
+/// arrays, and `takeOutboundSegments()` hands them out next to the frame headers, for a
+/// gathering encryptor (only payloads under `copyBelow` bytes are joined to the headers).
 /// Time is the caller's monotonic clock, as a `Duration` since any fixed origin.
 ///
 /// Peer misbehaviour (bad version or type, window overrun, frames for streams never opened,
@@ -34,7 +37,10 @@ public struct YamuxSession: Sendable {
     private var unackedInbound = 0
     private var unackedOutbound = 0
 
-    private var outbound: [UInt8] = []
+    /// Output so far: closed segments, then `outboundTail` (headers and small payloads being joined).
+    private var outbound: [ArraySlice<UInt8>] = []
+    private var outboundTail: [UInt8] = []
+    private var outboundBytes = 0
     private var events: [YamuxEvent] = []
     /// Round-robin list of streams with data (or a FIN) to send.
     private var ready: [UInt32] = []
@@ -57,6 +63,8 @@ public struct YamuxSession: Sendable {
 
     /// Outbound bytes that `write` may frame directly, skipping the stream queue.
     private static let directWriteLimit = 1 << 20
+    /// Payloads shorter than this are copied next to their header rather than referenced.
+    static let copyBelow = 1024
 
     public init(role: Role, config: YamuxConfig = YamuxConfig()) {
         self.role = role
@@ -78,18 +86,48 @@ public struct YamuxSession: Sendable {
     /// When our unanswered ping was sent, for keepalive timeouts.
     public var pingOutstandingSince: Duration? { activePing?.sentAt }
     /// Whether `takeOutbound()` may return bytes.
-    public var hasOutbound: Bool { !outbound.isEmpty || (!isClosed && readyHead < ready.count) }
+    public var hasOutbound: Bool { outboundBytes > 0 || (!isClosed && readyHead < ready.count) }
 
     // MARK: - Output
 
     /// Bytes to send to the peer. Queued stream data is framed (round-robin, one frame per stream
     /// per turn) until about `limit` bytes are collected; call again when the socket can take more.
     public mutating func takeOutbound(limit: Int = 1 << 20) -> [UInt8] {
+        let segments = takeOutboundSegments(limit: limit)
+        var out: [UInt8] = []
+        out.reserveCapacity(segments.reduce(0) { $0 + $1.count })
+        for segment in segments { out.append(contentsOf: segment) }
+        return out
+    }
+
+    /// Like `takeOutbound(limit:)`, as the segments to send in order (their concatenation), without
+    /// joining them: slices of the arrays given to `write` and arrays of headers between them.
+    public mutating func takeOutboundSegments(limit: Int = 1 << 20) -> [ArraySlice<UInt8>] {
         if !isClosed { pump(limit: limit) }
         pendingPongs = 0
+        closeOutboundTail()
         let out = outbound
         outbound = []
+        outboundBytes = 0
         return out
+    }
+
+    private mutating func closeOutboundTail() {
+        guard !outboundTail.isEmpty else { return }
+        outbound.append(outboundTail[...])
+        outboundTail = []
+    }
+
+    /// Appends a frame's payload: referenced, or joined to the header when small.
+    private mutating func appendPayload(_ bytes: ArraySlice<UInt8>) {
+        guard !bytes.isEmpty else { return }
+        outboundBytes += bytes.count
+        if bytes.count < Self.copyBelow {
+            outboundTail.append(contentsOf: bytes)
+        } else {
+            closeOutboundTail()
+            outbound.append(bytes)
+        }
     }
 
     /// Events produced outside `receive` (`.writable` after `takeOutbound`, `.sessionClosed`
@@ -101,7 +139,9 @@ public struct YamuxSession: Sendable {
     }
 
     private mutating func send(_ type: YamuxFrameHeader.FrameType, _ flags: YamuxFrameHeader.Flags, _ id: UInt32, _ length: UInt32) {
-        YamuxFrameHeader(type: type, flags: flags, streamID: id, length: length).append(to: &outbound)
+        if outboundTail.capacity == 0 { outboundTail.reserveCapacity(256) }
+        YamuxFrameHeader(type: type, flags: flags, streamID: id, length: length).append(to: &outboundTail)
+        outboundBytes += YamuxFrameHeader.size
     }
 
     // MARK: - Local commands
@@ -129,40 +169,43 @@ public struct YamuxSession: Sendable {
     /// `.writable(id)` follows once it has drained.
     @discardableResult
     public mutating func write(_ id: YamuxStreamID, _ bytes: [UInt8]) throws(YamuxError) -> Int {
-        try bytes.withUnsafeBytes { b in Result { () throws(YamuxError) in try write(id, b) } }.get()
+        try write(id, bytes[...])
     }
 
+    /// Like `write(_:_: [UInt8])`; the bytes are copied once (into an array the output references).
     @discardableResult
     public mutating func write(_ id: YamuxStreamID, _ bytes: UnsafeRawBufferPointer) throws(YamuxError) -> Int {
+        try write(id, Array(bytes)[...])
+    }
+
+    /// Like `write(_:_: [UInt8])`, keeping a reference to (a slice of) `bytes` rather than a copy.
+    @discardableResult
+    public mutating func write(_ id: YamuxStreamID, _ bytes: ArraySlice<UInt8>) throws(YamuxError) -> Int {
         guard !isClosed else { throw .sessionClosed }
         let sid = id.rawValue
         guard let index = streams.index(forKey: sid) else { throw .streamNotFound(id) }
         guard !streams.values[index].writeClosed, !streams.values[index].finPending else { throw .writeClosed(id) }
         acknowledgeIfNeeded(sid, now: nil)
-        var offset = 0
+        var offset = bytes.startIndex
         // Fast path: nothing queued, so frame straight from the caller's bytes.
-        if streams.values[index].queue.isEmpty && streams.values[index].sendWindow > 0 {
-            let direct = min(bytes.count, Int(streams.values[index].sendWindow), Self.directWriteLimit)
-            let frames = (direct + config.maxFrameData - 1) / config.maxFrameData
-            outbound.reserveCapacity(outbound.count + direct + frames * YamuxFrameHeader.size)
-        }
-        while offset < bytes.count, streams.values[index].queue.isEmpty, streams.values[index].sendWindow > 0,
-              outbound.count < Self.directWriteLimit {
-            let n = min(bytes.count - offset, Int(streams.values[index].sendWindow), config.maxFrameData)
+        while offset < bytes.endIndex, streams.values[index].queue.isEmpty, streams.values[index].sendWindow > 0,
+              outboundBytes < Self.directWriteLimit {
+            let n = min(bytes.endIndex - offset, Int(streams.values[index].sendWindow), config.maxFrameData)
             send(.data, [], sid, UInt32(n))
-            outbound.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + n)]))
+            appendPayload(bytes[offset..<(offset + n)])
             streams.values[index].sendWindow -= UInt32(n)
             offset += n
         }
         let room = max(0, config.maxSendQueue - streams.values[index].queue.count)
-        let n = min(room, bytes.count - offset)
+        let n = min(room, bytes.endIndex - offset)
         if n > 0 {
-            streams.values[index].queue.append(UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + n)]))
+            streams.values[index].queue.append(bytes[offset..<(offset + n)])
             schedule(sid)
         }
         offset += n
-        if offset < bytes.count { streams.values[index].writerBlocked = true }
-        return offset
+        let accepted = offset - bytes.startIndex
+        if offset < bytes.endIndex { streams.values[index].writerBlocked = true }
+        return accepted
     }
 
     /// Half-closes `id` (FIN) once its queued data has been sent. Idempotent.
@@ -308,7 +351,7 @@ public struct YamuxSession: Sendable {
 
     /// Frames queued data, one frame per ready stream per turn, until `limit` bytes are out.
     private mutating func pump(limit: Int) {
-        while outbound.count < limit && readyHead < ready.count {
+        while outboundBytes < limit && readyHead < ready.count {
             let id = ready[readyHead]
             readyHead += 1
             guard let index = streams.index(forKey: id), streams.values[index].scheduled else { continue }
@@ -316,7 +359,7 @@ public struct YamuxSession: Sendable {
             if !streams.values[index].queue.isEmpty && streams.values[index].sendWindow > 0 {
                 let n = min(streams.values[index].queue.count, Int(streams.values[index].sendWindow), config.maxFrameData)
                 send(.data, [], id, UInt32(n))
-                streams.values[index].queue.move(n, to: &outbound)
+                for part in streams.values[index].queue.take(n) { appendPayload(part) }
                 streams.values[index].sendWindow -= UInt32(n)
             }
             if streams.values[index].writerBlocked && streams.values[index].queue.count <= config.maxSendQueue / 2 {
@@ -374,11 +417,44 @@ public struct YamuxSession: Sendable {
         return takeEvents()
     }
 
+    /// How many of the next bytes from the peer are data for an open stream (the rest of a data
+    /// frame's payload), which `receivePayload` may take as arrays built by the caller; nil when
+    /// the next bytes are a header or payload that is discarded.
+    public var deliverablePayload: Int? {
+        guard !isClosed, let p = payload, p.deliver, streams[p.id] != nil else { return nil }
+        return p.remaining
+    }
+
+    /// How many of the next bytes from the peer belong to the current header or payload: feeding
+    /// `receive` no more than this many ends on a boundary where `deliverablePayload` may change.
+    public var bytesToNextBoundary: Int {
+        if isClosed { return Int.max }
+        if let p = payload { return p.remaining }
+        return YamuxFrameHeader.size - headerBuffer.count
+    }
+
+    /// Feeds bytes from the peer that `deliverablePayload` announced (at most that many): they
+    /// become the `.data` event's array as they are, without a copy. Anything else is fed to
+    /// `receive`, as if given there.
+    public mutating func receivePayload(_ bytes: [UInt8], now: Duration) -> [YamuxEvent] {
+        guard let run = deliverablePayload, bytes.count <= run else {
+            return bytes.withUnsafeBytes { receive($0, now: now) }
+        }
+        _ = advancePayload(bytes.count) { bytes }
+        return takeEvents()
+    }
+
     private mutating func takePayload(_ bytes: UnsafeRawBufferPointer) -> Int {
-        guard var p = payload else { return 0 }
+        guard let p = payload else { return 0 }
         let n = min(p.remaining, bytes.count)
+        return advancePayload(n) { Array(UnsafeRawBufferPointer(rebasing: bytes[0..<n])) }
+    }
+
+    /// Takes `n` payload bytes of the current frame; `data` builds them when they are delivered.
+    private mutating func advancePayload(_ n: Int, _ data: () -> [UInt8]) -> Int {
+        guard var p = payload else { return 0 }
         if p.deliver && n > 0 && streams[p.id] != nil {
-            events.append(.data(YamuxStreamID(p.id), Array(UnsafeRawBufferPointer(rebasing: bytes[0..<n]))))
+            events.append(.data(YamuxStreamID(p.id), data()))
         }
         p.remaining -= n
         if p.remaining == 0 {

@@ -58,37 +58,60 @@ struct YamuxStream {
     }
 }
 
-/// A FIFO byte queue with O(1) amortised removal from the front.
+/// A FIFO byte queue of slices of the writers' arrays (no copy of large writes); small writes are
+/// joined into one segment so that a stream of tiny messages does not become a list of tiny slices.
 struct ByteQueue {
-    private var storage: [UInt8] = []
+    private var segments: [ArraySlice<UInt8>] = []
     private var head = 0
+    private(set) var count = 0
 
-    var count: Int { storage.count - head }
-    var isEmpty: Bool { head == storage.count }
+    var isEmpty: Bool { count == 0 }
 
-    mutating func append(_ bytes: UnsafeRawBufferPointer) {
-        if head > 0 && head == storage.count {
-            storage.removeAll(keepingCapacity: true)
-            head = 0
+    /// The oldest queued segment.
+    var first: ArraySlice<UInt8>? { head < segments.count ? segments[head] : nil }
+
+    mutating func append(_ bytes: ArraySlice<UInt8>) {
+        guard !bytes.isEmpty else { return }
+        count += bytes.count
+        if bytes.count < YamuxSession.copyBelow, segments.count > head,
+           segments[segments.count - 1].count < 16 * YamuxSession.copyBelow {
+            segments[segments.count - 1].append(contentsOf: bytes)
+        } else {
+            segments.append(bytes)
         }
-        storage.append(contentsOf: bytes)
     }
 
-    /// Appends the first `n` queued bytes to `out` and removes them.
-    mutating func move(_ n: Int, to out: inout [UInt8]) {
-        out.append(contentsOf: storage[head..<(head + n)])
-        head += n
-        if head == storage.count {
-            storage.removeAll(keepingCapacity: storage.capacity <= 1 << 20)
+    /// Removes the first `n` (at most `count`) queued bytes and returns them as slices.
+    mutating func take(_ n: Int) -> [ArraySlice<UInt8>] {
+        var left = min(n, count)
+        count -= left
+        var out: [ArraySlice<UInt8>] = []
+        while left > 0 && head < segments.count {
+            let first = segments[head]
+            if first.count <= left {
+                out.append(first)
+                left -= first.count
+                segments[head] = []
+                head += 1
+            } else {
+                out.append(first.prefix(left))
+                segments[head] = first.dropFirst(left)
+                left = 0
+            }
+        }
+        if head == segments.count {
+            segments.removeAll(keepingCapacity: true)
             head = 0
-        } else if head >= 1 << 16 && head * 2 >= storage.count {
-            storage.removeSubrange(0..<head)
+        } else if head >= 64 && head * 2 >= segments.count {
+            segments.removeSubrange(0..<head)
             head = 0
         }
+        return out
     }
 
     mutating func removeAll() {
-        storage = []
+        segments = []
         head = 0
+        count = 0
     }
 }

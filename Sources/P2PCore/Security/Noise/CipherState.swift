@@ -62,6 +62,31 @@ public struct CipherState: Sendable {
         return ChaChaPoly.seal(key: key, nonce: n, ad: [], plaintext: plaintext, into: out)
     }
 
+    /// Seals the concatenation of `parts` (empty associated data) into `out`, which must hold
+    /// their length + 16 bytes. Returns the bytes written. Requires a key.
+    mutating func seal<Parts: Collection<UnsafeRawBufferPointer>>(
+        gathering parts: Parts, into out: UnsafeMutableRawBufferPointer
+    ) throws(NoiseError) -> Int {
+        guard let key else { throw .failed }
+        let n = try takeNonce()
+        return ChaChaPoly.seal(key: key, nonce: n, gathering: parts, into: out)
+    }
+
+    /// Starts opening a ciphertext of `count` bytes (tag excluded) incrementally, when the
+    /// large-message library can (OpenSSL, at least `OpenSSLChaChaPoly.minimumLength` bytes); nil
+    /// otherwise, and then `open(inPlace:)` is the way. `finishOpen` advances the nonce.
+    func beginOpen(count: Int) -> OpenSSLChaChaPoly.Decryptor? {
+        guard let key, nonce != UInt64.max, count >= OpenSSLChaChaPoly.minimumLength,
+              let library = OpenSSLChaChaPoly.library else { return nil }
+        return ChaChaPoly.withNonce(nonce) { np in library.decryptor(key: key, nonce: np) }
+    }
+
+    /// Verifies the tag of an open started by `beginOpen`. On failure the nonce is not advanced.
+    mutating func finishOpen(_ decryptor: OpenSSLChaChaPoly.Decryptor, tag: UnsafeRawBufferPointer) throws(NoiseError) {
+        guard nonce != UInt64.max, decryptor.finish(tag: tag) else { throw .decryptionFailed }
+        nonce += 1
+    }
+
     /// Opens ciphertext ++ tag in place (empty associated data); returns the plaintext length.
     mutating func open(inPlace buffer: UnsafeMutableRawBufferPointer) throws(NoiseError) -> Int {
         guard let key else { throw .failed }
