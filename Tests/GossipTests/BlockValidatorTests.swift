@@ -165,6 +165,10 @@ import Rollup
         #expect(v.seen.hashes(at: base.blockNumber).count == 6)
     }
 
+    /// For id computations whose decompressed bytes no validator will take (keeps the shared
+    /// cache of concurrently running gossip tests undisturbed).
+    static let keepNothing = DecompressedBlockCache(capacity: 1, maxBytes: 0)
+
     @Test func hostileMessagesNeverTrap() throws {
         var rng = SystemRandomNumberGenerator()
         let valid = try GossipTestData.bytes("gossip/synthetic-chain10-v3.snappy.bin")
@@ -184,9 +188,51 @@ import Rollup
             }
             let r = v.validate(version: .v3, data: m, now: 1_700_000_006)
             if r.outcome == .reject { rejected += 1 }
-            _ = OPMessageID.compute(topic: topics.topic(for: .v3), data: m)
+            _ = OPMessageID.compute(topic: topics.topic(for: .v3), data: m, cache: Self.keepNothing)
         }
         #expect(rejected > 1500)
+    }
+
+    /// `overlapHashing` only moves work to a second core: every message gets the same outcome,
+    /// reason, signer and envelope as with serial checks, whichever check decides.
+    @Test func overlappedHashingDecidesLikeSerialChecks() throws {
+        let file = try GossipTestData.json("gossip/validation-cases-chain10.json")
+        let cases = try #require(file["cases"] as? [[String: Any]])
+        var messages: [(PayloadVersion, [UInt8], UInt64)] = []
+        for c in cases {
+            let topic = try #require(c["topic"] as? String)
+            let hex = try #require(c["data_snappy_block"] as? String)
+            let version = try #require(topics.version(of: topic))
+            messages.append((version, try [UInt8](hex: hex), 1_700_000_000 + 2 * UInt64(version.rawValue)))
+        }
+        // Mutations of a valid V3 block hit every later check (signature, SSZ, timestamps at
+        // several `now`, block hash), alone or together.
+        var rng = SplitMix64(seed: 0x6f76_6c70)
+        let raw = try Snappy.decompress(try GossipTestData.bytes("gossip/synthetic-chain10-v3.snappy.bin"), maxLength: 1 << 20)
+        for _ in 0..<60 {
+            var m = raw
+            for _ in 0..<Int.random(in: 1...2, using: &rng) {
+                // Half the flips in the signature, half in the payload.
+                let i = rng.chance(0.5) ? Int.random(in: 0..<65, using: &rng) : Int.random(in: 65..<m.count, using: &rng)
+                m[i] ^= UInt8.random(in: 1...255, using: &rng)
+            }
+            let now = [1_700_000_006, 1_700_000_100, 1_600_000_000].randomElement(using: &rng) ?? 0
+            messages.append((.v3, Snappy.compress(rng.chance(0.2) ? raw : m), UInt64(now)))
+        }
+        let chain = try GossipTestData.chain10()
+        let signer = try [UInt8](hex: GossipTestData.signerAddressHex)
+        let serial = BlockValidator(config: BlockValidatorConfig(rollup: chain, signer: signer))
+        let overlapped = BlockValidator(config: BlockValidatorConfig(rollup: chain, signer: signer, overlapHashing: true))
+        var classes = Set<String>()
+        for (i, (version, data, now)) in messages.enumerated() {
+            let a = serial.check(version: version, data: data, now: now)
+            let b = overlapped.check(version: version, data: data, now: now)
+            #expect(a.outcome == b.outcome && a.rejection == b.rejection && a.signer == b.signer, "message \(i)")
+            #expect(a.envelope?.payload.blockHash == b.envelope?.payload.blockHash, "message \(i)")
+            classes.insert(a.rejection?.reasonClass ?? "accept")
+        }
+        // The mutations reached the checks the overlap reorders.
+        #expect(classes.isSuperset(of: ["accept", "bad_signature", "wrong_signer", "block_hash", "timestamp_too_old"]), "\(classes)")
     }
 
     @Test func topicsAndPublishVersion() throws {

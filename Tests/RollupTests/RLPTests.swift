@@ -134,3 +134,27 @@ import Testing
         #expect(ExecutionPayloadEnvelope(payload: p).checkBlockHash(version: .v2))
     }
 }
+
+@Suite struct RLPLengthTests {
+    @Test func integersAreTheirMinimalBigEndianBytes() throws {
+        for v: UInt64 in [0, 1, 0x7f, 0x80, 0xff, 0x100, 0xffff, 0x1_0000, 1 << 55, 1 << 56, .max - 1, .max] {
+            let minimal = Array(withUnsafeBytes(of: v.bigEndian, Array.init).drop { $0 == 0 })
+            #expect(RLP.encode(uint: v) == RLP.encode(bytes: minimal), "\(v)")
+            #expect(try RLP.decode(RLP.encode(uint: v)).asUInt64() == v)
+        }
+    }
+
+    @Test func encodedLengthAndListHeaderMatchTheEncoders() {
+        var rng = SplitMix64(seed: 0x726c_70)
+        for n in [0, 1, 2, 55, 56, 57, 255, 256, 1000, 70_000] {
+            for first: UInt8 in [0x00, 0x7f, 0x80, 0xff] {
+                var bytes = rng.bytes(n)
+                if n > 0 { bytes[0] = first }
+                #expect(RLP.encodedLength(bytes: bytes) == RLP.encode(bytes: bytes).count, "n \(n)")
+                var header = [UInt8]()
+                RLP.appendListHeader(payloadLength: n, to: &header)
+                #expect(header + bytes == RLP.encodeList(payload: bytes), "n \(n)")
+            }
+        }
+    }
+}

@@ -28,6 +28,7 @@ public final class BlockGossip: @unchecked Sendable {  // safe: mutable state is
     private let handlers = Locked<[@Sendable (AcceptedBlock) -> Void]>([])
     private let clock: any NodeClock
     private let counts = Locked<[String: Int]>([:])
+    private let reused = Locked(0)
     /// Envelopes of messages this node accepted, by message id, so delivery does not decompress
     /// and decode a block a second time. Bounded: the router delivers right after validation.
     private let accepted = Locked(LRUCache<MessageID, (ExecutionPayloadEnvelope, PayloadVersion)>(capacity: 64))
@@ -41,7 +42,9 @@ public final class BlockGossip: @unchecked Sendable {  // safe: mutable state is
         self.rollup = rollup
         self.topics = BlockTopics(chainID: rollup.chainID)
         self.clock = clock
-        let config = BlockValidatorConfig(rollup: rollup, signer: signer, pastThreshold: pastThreshold)
+        // One-hop latency: with a second core, the payload's signature hash overlaps the block hash.
+        let config = BlockValidatorConfig(rollup: rollup, signer: signer, pastThreshold: pastThreshold,
+                                          overlapHashing: ProcessInfo.processInfo.activeProcessorCount > 1)
         var v: [PayloadVersion: Locked<BlockValidator>] = [:]
         for version in PayloadVersion.allCases { v[version] = Locked(BlockValidator(config: config)) }
         validators = v
@@ -79,14 +82,22 @@ public final class BlockGossip: @unchecked Sendable {  // safe: mutable state is
     /// Outcome counts by reason class (`accept`, `already_seen`, `block_hash`, …).
     public var outcomeCounts: [String: Int] { counts.current }
 
+    /// Validations that used the message-id function's decompressed bytes instead of
+    /// decompressing again (`DecompressedBlockCache`).
+    public var reusedDecompressions: Int { reused.current }
+
     private func validate(version: PayloadVersion, request: ValidationRequest) -> ValidationOutcome {
         guard let lock = validators[version] else { return .reject }
-        let data = [UInt8](request.message.data)
         let now = clock.unixSeconds()
-        let checked = lock.withLock { $0 }.check(version: version, data: data, now: now)
+        // The router's message-id function already decompressed the data (DecompressedBlockCache);
+        // the compressed bytes are only needed on a miss.
+        let decompressed = DecompressedBlockCache.shared.take(id: request.id.bytes)
+        if decompressed != nil { reused.withLock { $0 += 1 } }
+        let data = decompressed == nil ? [UInt8](request.message.data) : []
+        let checked = lock.withLock { $0 }.check(version: version, data: data, now: now, decompressed: decompressed)
         let result = lock.withLock { $0.record(checked) }
         if result.outcome == .accept, let env = result.envelope {
-            accepted.withLock { $0.set(request.id, (env, version)) }
+            _ = accepted.withLock { $0.set(request.id, (env, version)) }
         }
         let key = result.rejection?.reasonClass ?? "accept"
         counts.withLock { $0[key, default: 0] += 1 }

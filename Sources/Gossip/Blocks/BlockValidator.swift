@@ -1,3 +1,4 @@
+import Dispatch
 import P2PCore
 import Rollup
 
@@ -141,12 +142,19 @@ public struct BlockValidatorConfig: Sendable {
     public var pastThreshold: UInt64
     /// How far in the future a block may be (op-node: 5 s, fixed).
     public var futureThreshold: UInt64
+    /// Latency over CPU: hash the payload for the signature (checks 7–8) on a second core while
+    /// this one decodes the SSZ and computes the block hash (checks 9–12). The outcome and the
+    /// order in which checks decide are unchanged; a message that fails early costs the
+    /// speculative half too. Off by default (throughput per core is what it costs).
+    public var overlapHashing: Bool
 
-    public init(rollup: RollupConfig, signer: [UInt8], pastThreshold: UInt64 = 60, futureThreshold: UInt64 = 5) {
+    public init(rollup: RollupConfig, signer: [UInt8], pastThreshold: UInt64 = 60, futureThreshold: UInt64 = 5,
+                overlapHashing: Bool = false) {
         self.rollup = rollup
         self.signer = signer
         self.pastThreshold = pastThreshold
         self.futureThreshold = futureThreshold
+        self.overlapHashing = overlapHashing
     }
 }
 
@@ -200,30 +208,35 @@ public struct BlockValidator: Sendable {
 
         // 6–8: the signer, before anything expensive.
         if config.signer.allSatisfy({ $0 == 0 }) { return .fail(.noSignerConfigured) }
+        let signer: Result<[UInt8], CryptoError>
+        let early: DecodedBlock?
+        if config.overlapHashing {
+            (signer, early) = overlapped(version: version, signature: signature, payloadBytes: payloadBytes, now: now)
+        } else {
+            signer = recoverSigner(signature: signature, payloadBytes: payloadBytes)
+            early = nil
+        }
         let recovered: [UInt8]
-        do {
-            recovered = try BlockSigning.recoverSigner(signature: signature, chainID: config.rollup.chainID, payloadBytes: payloadBytes)
-        } catch {
-            return .fail(.signatureInvalid("\(error)"))
+        switch signer {
+        case .success(let address): recovered = address
+        case .failure(let error): return .fail(.signatureInvalid("\(error)"))
         }
         if recovered != config.signer { return .fail(.wrongSigner(recovered: recovered), signer: recovered) }
 
         // 9: SSZ by the topic's version.
         let envelope: ExecutionPayloadEnvelope
-        do {
-            envelope = try ExecutionPayloadEnvelope(ssz: payloadBytes, version: version)
-        } catch {
-            return .fail(.sszDecode("\(error)"), signer: recovered)
+        switch early?.envelope ?? decode(version: version, payloadBytes: payloadBytes) {
+        case .success(let e): envelope = e
+        case .failure(let error): return .fail(.sszDecode("\(error)"), signer: recovered)
         }
         let p = envelope.payload
         func fail(_ r: BlockRejection) -> BlockValidationResult { .fail(r, envelope: envelope, signer: recovered) }
 
         // 10–11: timestamp window (op-node subtracts unsigned; we wrap the same way).
-        if p.timestamp < now &- config.pastThreshold { return fail(.timestampTooOld(p.timestamp)) }
-        if p.timestamp > now &+ config.futureThreshold { return fail(.timestampTooNew(p.timestamp)) }
+        if let r = timestampRejection(p.timestamp, now: now) { return fail(r) }
 
         // 12: block hash.
-        let computed = envelope.computeBlockHash(version: version)
+        let computed = early?.blockHash ?? envelope.computeBlockHash(version: version)
         if computed != p.blockHash { return fail(.blockHashMismatch(computed: computed)) }
 
         // 13–20: version rules.
@@ -241,5 +254,61 @@ public struct BlockValidator: Sendable {
         }
         if version == .v4 && p.withdrawalsRoot == nil { return fail(.withdrawalsRootMissing) }
         return BlockValidationResult(outcome: .accept, rejection: nil, envelope: envelope, signer: recovered)
+    }
+
+    /// Checks 10–11.
+    private func timestampRejection(_ timestamp: UInt64, now: UInt64) -> BlockRejection? {
+        if timestamp < now &- config.pastThreshold { return .timestampTooOld(timestamp) }
+        if timestamp > now &+ config.futureThreshold { return .timestampTooNew(timestamp) }
+        return nil
+    }
+
+    /// Check 7's work: the address that signed `payloadBytes` for this chain.
+    private func recoverSigner(signature: [UInt8], payloadBytes: ArraySlice<UInt8>) -> Result<[UInt8], CryptoError> {
+        Result { () throws(CryptoError) in
+            try BlockSigning.recoverSigner(signature: signature, chainID: config.rollup.chainID, payloadBytes: payloadBytes)
+        }
+    }
+
+    /// Checks 9 and 12's results, computed before check 7 decides (`overlapHashing`).
+    private struct DecodedBlock: Sendable {
+        var envelope: Result<ExecutionPayloadEnvelope, SSZError>
+        var blockHash: [UInt8]?
+    }
+
+    /// Check 9's work.
+    private func decode(version: PayloadVersion, payloadBytes: ArraySlice<UInt8>) -> Result<ExecutionPayloadEnvelope, SSZError> {
+        Result { () throws(SSZError) in try ExecutionPayloadEnvelope(ssz: payloadBytes, version: version) }
+    }
+
+    /// Checks 9–12's work, done while the signer is recovered: the decoded envelope and, if it
+    /// decoded and its timestamp is in the window (else check 12 is never reached), the block hash.
+    private func decodeAhead(version: PayloadVersion, payloadBytes: ArraySlice<UInt8>, now: UInt64) -> DecodedBlock {
+        let envelope = decode(version: version, payloadBytes: payloadBytes)
+        guard case .success(let e) = envelope, timestampRejection(e.payload.timestamp, now: now) == nil else {
+            return DecodedBlock(envelope: envelope, blockHash: nil)
+        }
+        return DecodedBlock(envelope: envelope, blockHash: e.computeBlockHash(version: version))
+    }
+
+    /// The signer recovery (keccak of the whole payload, then ecrecover) on one core and the
+    /// SSZ decode and block hash on another (`concurrentPerform` runs both halves on the calling
+    /// thread when no other is free); both results are then judged in op-node order.
+    private func overlapped(version: PayloadVersion, signature: [UInt8], payloadBytes: ArraySlice<UInt8>,
+                            now: UInt64) -> (Result<[UInt8], CryptoError>, DecodedBlock) {
+        let signer = Locked<Result<[UInt8], CryptoError>?>(nil)
+        let decoded = Locked<DecodedBlock?>(nil)
+        DispatchQueue.concurrentPerform(iterations: 2) { half in
+            if half == 0 {
+                let r = recoverSigner(signature: signature, payloadBytes: payloadBytes)
+                signer.withLock { $0 = r }
+            } else {
+                let d = decodeAhead(version: version, payloadBytes: payloadBytes, now: now)
+                decoded.withLock { $0 = d }
+            }
+        }
+        // concurrentPerform returns after both halves ran; the fallbacks are never taken.
+        return (signer.current ?? recoverSigner(signature: signature, payloadBytes: payloadBytes),
+                decoded.current ?? decodeAhead(version: version, payloadBytes: payloadBytes, now: now))
     }
 }

@@ -10,9 +10,14 @@ public enum OPMessageID {
     static let validSnappyDomain: [UInt8] = [1, 0, 0, 0]
     static let invalidSnappyDomain: [UInt8] = [0, 0, 0, 0]
 
-    /// Computes the id, decompressing `data` once.
-    public static func compute(topic: String, data: [UInt8]) -> [UInt8] {
-        compute(topic: topic, data: data, decompressed: decompress(data))
+    /// Computes the id, decompressing `data` once, and leaves the decompressed bytes in
+    /// `cache` for the block validator (the router's message-id function calls this).
+    public static func compute(topic: String, data: [UInt8],
+                               cache: DecompressedBlockCache = .shared) -> [UInt8] {
+        let decompressed = decompress(data)
+        let id = compute(topic: topic, data: data, decompressed: decompressed)
+        if let decompressed { cache.insert(id: id, bytes: decompressed) }
+        return id
     }
 
     /// Computes the id when the caller already decompressed the data (nil = not valid snappy

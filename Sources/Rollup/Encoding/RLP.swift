@@ -102,7 +102,13 @@ public enum RLP {
     }
 
     public static func append(uint v: UInt64, to out: inout [UInt8]) {
-        append(bytes: minimalBigEndian(v), to: &out)
+        if v < 0x80 {
+            out.append(v == 0 ? 0x80 : UInt8(v))
+        } else {
+            let n = byteCount(v)
+            out.append(0x80 + UInt8(n))
+            appendBigEndian(v, byteCount: n, to: &out)
+        }
     }
 
     /// A list whose `payload` is the concatenation of the already-encoded items.
@@ -114,19 +120,42 @@ public enum RLP {
         return out
     }
 
-    static func minimalBigEndian(_ v: UInt64) -> [UInt8] {
-        guard v != 0 else { return [] }
-        let n = (64 - v.leadingZeroBitCount + 7) / 8
-        return (0..<n).map { UInt8(truncatingIfNeeded: v >> (8 * UInt64(n - 1 - $0))) }
+    /// The length of `append(bytes:)`'s output for `bytes`, without encoding.
+    public static func encodedLength(bytes: some Collection<UInt8>) -> Int {
+        if bytes.count == 1, let b = bytes.first, b < 0x80 { return 1 }
+        return headerLength(bytes.count) + bytes.count
+    }
+
+    /// Appends the header of a list whose items' encodings total `payloadLength` bytes; the
+    /// caller appends the items (so large lists are written once, not copied into a list).
+    public static func appendListHeader(payloadLength: Int, to out: inout [UInt8]) {
+        appendHeader(length: payloadLength, shortBase: 0xc0, to: &out)
+    }
+
+    /// Size of the length prefix for a payload of `length` bytes.
+    static func headerLength(_ length: Int) -> Int {
+        length < 56 ? 1 : 1 + byteCount(UInt64(length))
+    }
+
+    /// Bytes in the minimal big-endian form of `v` (0 for zero).
+    private static func byteCount(_ v: UInt64) -> Int { (64 - v.leadingZeroBitCount + 7) / 8 }
+
+    /// The low `n` bytes of `v`, most significant first (no intermediate array).
+    private static func appendBigEndian(_ v: UInt64, byteCount n: Int, to out: inout [UInt8]) {
+        var i = n
+        while i > 0 {
+            i -= 1
+            out.append(UInt8(truncatingIfNeeded: v >> (8 * UInt64(i))))
+        }
     }
 
     private static func appendHeader(length: Int, shortBase: UInt8, to out: inout [UInt8]) {
         if length < 56 {
             out.append(shortBase + UInt8(length))
         } else {
-            let lenBytes = minimalBigEndian(UInt64(length))
-            out.append(shortBase + 55 + UInt8(lenBytes.count))
-            out.append(contentsOf: lenBytes)
+            let n = byteCount(UInt64(length))
+            out.append(shortBase + 55 + UInt8(n))
+            appendBigEndian(UInt64(length), byteCount: n, to: &out)
         }
     }
 
