@@ -5,7 +5,9 @@ import P2PCore
 import Rollup
 
 /// Block gossip latency over real loopback sockets: one hop (publish → the neighbour's accepted
-/// block, validation included) and publish-to-all over a 50-node mesh, 100 KB V4 blocks.
+/// block, validation included) next to go-libp2p-pubsub's one hop in the same run
+/// (interop/peers/go_gossip_bench.py), and publish-to-all over a 50-node mesh with the duplicate
+/// copies per delivered block; 100 KB V4 blocks.
 enum GossipBenchmarks {
     typealias Node = BlockGossipNode
 
@@ -21,6 +23,55 @@ enum GossipBenchmarks {
         guard !xs.isEmpty else { return .nan }
         let s = xs.sorted()
         return s[min(s.count - 1, Int((Double(s.count - 1) * p).rounded()))]
+    }
+
+    /// go→go one hop through the go-libp2p binding, if interop/.venv-go exists (interop/run
+    /// creates it): prints its figures and the Swift/go ratios, or why it was skipped.
+    static func goOneHop(swiftMedian: Double, swiftP99: Double) {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+        let python = root.appendingPathComponent("interop/.venv-go/bin/python")
+        let script = root.appendingPathComponent("interop/peers/go_gossip_bench.py")
+        guard FileManager.default.isExecutableFile(atPath: python.path) else {
+            print("  go→go one hop: skipped: run make test first to create the venv (interop/.venv-go)")
+            return
+        }
+        let process = Process()
+        process.executableURL = python
+        process.arguments = [script.path]
+        process.currentDirectoryURL = root
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        do { try process.run() } catch {
+            print("  go→go one hop: skipped: \(error)")
+            return
+        }
+        let watchdog = DispatchWorkItem { if process.isRunning { process.terminate() } }
+        DispatchQueue.global().asyncAfter(deadline: .now() + 120, execute: watchdog)
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        watchdog.cancel()
+        var figures: [String: Double] = [:]
+        for line in output.split(separator: "\n") {
+            guard line.hasPrefix("RESULT gossip.go.onehop.") else {
+                print("  " + line.trimmingCharacters(in: .whitespaces))
+                continue
+            }
+            for pair in line.dropFirst("RESULT gossip.go.onehop.".count).split(separator: " ") {
+                let kv = pair.split(separator: "=", maxSplits: 1)
+                if kv.count == 2, let v = Double(kv[1]) { figures[String(kv[0])] = v }
+            }
+        }
+        guard process.terminationStatus == 0, let median = figures["median_ms"], let p99 = figures["p99_ms"] else {
+            print("  go→go one hop: failed (exit \(process.terminationStatus)); no figure")
+            return
+        }
+        Bench.row("go→go one hop, 100 KB, median", median, unit: "ms", limit: nil)
+        Bench.row("go→go one hop, 100 KB, p99", p99, unit: "ms", limit: nil)
+        print(String(format: "  Swift/go: median %.2fx, p99 %.2fx (time ratio, lower is faster for Swift); note: go's side", swiftMedian / median, swiftP99 / p99))
+        print("  validates only the signature (StrictSign), p2pnode validates the whole block (snappy, signer, SSZ, block hash)")
+        print("RESULT gossip.go.onehop.median_ms=\(median) p99_ms=\(p99)")
     }
 
     static func run() async throws {
@@ -49,6 +100,7 @@ enum GossipBenchmarks {
         Bench.row("one hop, 100 KB block, p99", percentile(oneHop, 0.99), unit: "ms", limit: nil)
         print("  targets: median ≤ 1 ms, p99 ≤ 5 ms; \(oneHop.count)/200 delivered")
         print("RESULT gossip.onehop.median_ms=\(percentile(oneHop, 0.5)) gossip.onehop.p99_ms=\(percentile(oneHop, 0.99))")
+        goOneHop(swiftMedian: percentile(oneHop, 0.5), swiftP99: percentile(oneHop, 0.99))
 
         // 50-node mesh.
         let n = 50
@@ -77,10 +129,16 @@ enum GossipBenchmarks {
             if got.count == n - 1, let last = got.max() { toAll.append(Double(last - t0) / 1e6); complete += 1 }
             try await Task.sleep(for: .milliseconds(50))
         }
+        // Copies beyond the first that reached a node (DUPLICATE_MESSAGE), per delivered block.
+        let duplicates = nodes.reduce(0) { $0 + ($1.service.traceCounters["DUPLICATE_MESSAGE"] ?? 0) }
+        let deliveries = (1...60).reduce(0) { $0 + all.get(UInt64(10_000 + $1)).count }
         for node in nodes { node.close() }
         Bench.row("publish to all 49 peers, median", percentile(toAll, 0.5), unit: "ms", limit: nil)
         Bench.row("publish to all 49 peers, p99", percentile(toAll, 0.99), unit: "ms", limit: nil)
         print("  target: p99 ≤ 50 ms; \(complete)/60 blocks reached all 49 peers")
+        let perDelivery = deliveries > 0 ? Double(duplicates) / Double(deliveries) : .nan
+        Bench.row("duplicate copies per delivered block", perDelivery, unit: "", limit: nil)
         print("RESULT gossip.mesh50.median_ms=\(percentile(toAll, 0.5)) gossip.mesh50.p99_ms=\(percentile(toAll, 0.99))")
+        print("RESULT gossip.mesh50.duplicates_per_delivery=\(perDelivery)")
     }
 }

@@ -52,6 +52,27 @@ import Testing
         return rpc
     }
 
+    @Test func framingWithSharedMessageEncodingsIsByteIdentical() throws {
+        var r = Rand(s: 7)
+        var withMessages = 0
+        for _ in 0..<200 {
+            let rpc = sampleRPC(&r)
+            let encoded = try rpc.publish.map { m throws(RPCFramingError) in try RPCFraming.encodeMessage(m) }
+            let plain = try RPCFraming.encode(rpc, maxSize: 1 << 20)
+            #expect(try RPCFraming.encode(rpc, encodedMessages: encoded, maxSize: 1 << 20) == plain)
+            if !encoded.isEmpty { withMessages += 1 }
+            // A mismatched list falls back to encoding the RPC whole.
+            #expect(try RPCFraming.encode(rpc, encodedMessages: [[1, 2, 3]] + encoded, maxSize: 1 << 20) == plain)
+            // The limit applies to the whole frame body.
+            if plain.count > 10 {
+                #expect(throws: RPCFramingError.self) {
+                    try RPCFraming.encode(rpc, encodedMessages: encoded, maxSize: rpc.encodedSize - 1)
+                }
+            }
+        }
+        #expect(withMessages > 50)
+    }
+
     @Test func encodedSizeIsExact() throws {
         var r = Rand(s: 1)
         for _ in 0..<200 {

@@ -137,7 +137,7 @@ import Testing
         _ = r.handleRPC(from: b, rpc: F.subscribe(t), now: now)
         _ = r.heartbeat(now: now)   // grafts b (outbound, subscribed)
         #expect(r.meshPeers(of: t) == [b])
-        let big = [UInt8](repeating: 0xab, count: 2000)
+        let big = [UInt8](repeating: 0xab, count: 100)   // the test id function: id = data
         var d = PBControlIDontWant()
         d.messageIds = [Data(big)]
         _ = r.handleRPC(from: b, rpc: F.control { $0.idontwant = [d] }, now: now)

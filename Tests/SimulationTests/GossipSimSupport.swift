@@ -28,6 +28,10 @@ final class GossipSim {
     var attackerReceive: (_ attacker: Int, _ from: Int, _ rpc: PBRPC) -> Void = { _, _, _ in }
     /// The application's verdict for a message at a node (default: accept).
     var validator: (_ node: Int, _ request: ValidationRequest) -> ValidationOutcome = { _, _ in .accept }
+    /// How long validation takes (0: answered at once), as a block's checks would.
+    var validationDelay: UInt64 = 0
+    /// The gossipsub version every link negotiates.
+    let protocolVersion: GossipSubProtocol
 
     /// node → ids of messages delivered there.
     var delivered: [Set<MessageID>]
@@ -43,7 +47,9 @@ final class GossipSim {
     static let messageID = MessageIDFunction(contentBased: true) { Array($0.data.prefix(8)) }
 
     init(seed: UInt64, nodes: Int, parameters: GossipSubParameters = .opNode, scoring: PeerScoring? = nil,
-         model: SimNetwork.LinkModel = .init(), attackers: Set<Int> = []) throws {
+         model: SimNetwork.LinkModel = .init(), attackers: Set<Int> = [],
+         protocolVersion: GossipSubProtocol = .meshsub11) throws {
+        self.protocolVersion = protocolVersion
         net = SimNetwork(seed: seed, model: model)
         rng = SimRNG(seed: seed ^ 0xa5a5_5a5a)
         self.parameters = parameters
@@ -88,8 +94,8 @@ final class GossipSim {
     }
 
     private func attach(_ a: Int, _ b: Int) {
-        if routers[a] != nil { apply(a, routers[a]?.addPeer(ids[b], protocol: .meshsub11, outbound: true, ip: nil, now: net.now) ?? []) }
-        if routers[b] != nil { apply(b, routers[b]?.addPeer(ids[a], protocol: .meshsub11, outbound: false, ip: nil, now: net.now) ?? []) }
+        if routers[a] != nil { apply(a, routers[a]?.addPeer(ids[b], protocol: protocolVersion, outbound: true, ip: nil, now: net.now) ?? []) }
+        if routers[b] != nil { apply(b, routers[b]?.addPeer(ids[a], protocol: protocolVersion, outbound: false, ip: nil, now: net.now) ?? []) }
     }
 
     /// Each honest node dials `dials` random other honest nodes (a connected graph in practice;
@@ -185,14 +191,21 @@ final class GossipSim {
     func apply(_ node: Int, _ actions: [GossipAction]) {
         for action in actions {
             switch action {
-            case .send(let peer, let rpc):
+            case .send(let peer, let rpc, _):
                 routers[node]?.rpcWritten(to: peer)
                 guard let to = index[peer] else { continue }
                 send(from: node, to: to, rpc)
             case .validate(let request):
                 validations += 1
                 let outcome = validator(node, request)
-                apply(node, routers[node]?.deliverValidationResult(request.id, outcome: outcome, now: net.now) ?? [])
+                if validationDelay == 0 {
+                    apply(node, routers[node]?.deliverValidationResult(request.id, outcome: outcome, now: net.now) ?? [])
+                } else {
+                    net.scheduler.schedule(after: validationDelay) { [weak self] in
+                        guard let self else { return }
+                        self.apply(node, self.routers[node]?.deliverValidationResult(request.id, outcome: outcome, now: self.net.now) ?? [])
+                    }
+                }
             case .deliver(_, let message, _, _):
                 delivered[node].insert(MessageID(Array(message.data.prefix(8))))
             case .trace, .graylisted, .peerExchange:

@@ -13,18 +13,25 @@ body is the snappy-decompressed data (domain 01000000) or, if that fails, the ra
   configured message id, so IWANT requests are answered;
 - the message id function is op-node's (`msg_id_constructor`), with cramjam's snappy.
 Heartbeat 1 s (py-libp2p's default is 120 s) and spam protection off (its default limit is
-10 messages per topic per second).
+10 messages per topic per second). `--meshsub 1.1` (default) offers /meshsub/1.1.0 only;
+`--meshsub 1.2` offers /meshsub/1.2.0 then /meshsub/1.1.0 (IDONTWANT, gossipsub v1.2).
 
 Prints `LISTEN <addr>/p2p/<id>`, then one JSON object per line. Commands on stdin:
   connect <multiaddr>/p2p/<id>   -> {"event":"connect","ok":..,"peer":..,"ms":..}
   publish <topic> <hex>          -> {"event":"publish","ok":..,"topic":..,"id":<op-node id>}
   peers <topic>                  -> {"event":"peers","topic":..,"mesh":[..],"topic_peers":[..]}
   iwant <peer> <id hex>[,<id>..] -> {"event":"iwant","ok":..}: an IWANT control message
+  peer <peer>                    -> {"event":"peer","peer","protocol" (negotiated, "" if none),
+                                     "dont_send":[id hex..] (py-libp2p's IDONTWANT state for it)}
   quit                           -> {"event":"bye",..} (also on stdin EOF, SIGTERM, --timeout)
 Events: {"event":"arrival","id","forwarder","topic"} for every message a peer sends us,
 duplicates included (before py-libp2p's seen check); {"event":"message", "topic", "data",
 "from", "seqno", "signed", "has_key", "forwarder", "local", "id" (the id py-libp2p used),
-"id_seen" (that id is in py-libp2p's seen cache), "in_mcache"} for every delivered message.
+"id_seen" (that id is in py-libp2p's seen cache), "in_mcache"} for every delivered message;
+{"event":"idontwant-received","from","ids","recorded"} for every IDONTWANT entry a peer sends
+us ("recorded": those of its ids in py-libp2p's per-peer don't-send state right after handling;
+py-libp2p clears that state every heartbeat) and {"event":"idontwant-sent","to","ids"} for
+every IDONTWANT py-libp2p sends.
 """
 
 from __future__ import annotations
@@ -51,7 +58,7 @@ from libp2p.crypto.x25519 import create_new_key_pair as new_x25519_key_pair  # n
 from libp2p.custom_types import TProtocol  # noqa: E402
 from libp2p.peer.id import ID  # noqa: E402
 from libp2p.peer.peerinfo import info_from_p2p_addr  # noqa: E402
-from libp2p.pubsub.gossipsub import PROTOCOL_ID_V11, GossipSub  # noqa: E402
+from libp2p.pubsub.gossipsub import PROTOCOL_ID_V11, PROTOCOL_ID_V12, GossipSub  # noqa: E402
 from libp2p.pubsub.mcache import CacheEntry, MessageCache  # noqa: E402
 from libp2p.pubsub.pb import rpc_pb2  # noqa: E402
 from libp2p.pubsub.pubsub import Pubsub  # noqa: E402
@@ -63,6 +70,7 @@ from libp2p.tools.anyio_service import background_trio_service  # noqa: E402
 
 IMPL = "py"
 MAX_DECODED = 10 << 20  # op-node: larger decoded lengths take the invalid-snappy domain
+MESHSUB = {"1.1": [PROTOCOL_ID_V11], "1.2": [PROTOCOL_ID_V12, PROTOCOL_ID_V11]}
 
 
 def emit(obj: dict) -> None:
@@ -110,6 +118,17 @@ class OpNodeGossipSub(GossipSub):
         # Keyed by from ‖ seqno, which StrictNoSign messages do not have.
         return True
 
+    async def handle_idontwant(self, idontwant_msg: rpc_pb2.ControlIDontWant, sender_peer_id: ID) -> None:
+        await super().handle_idontwant(idontwant_msg, sender_peer_id)
+        state = self.dont_send_message_ids.get(sender_peer_id, set())
+        ids = [bytes(i) for i in idontwant_msg.messageIDs]
+        emit({"event": "idontwant-received", "from": sender_peer_id.to_base58(),
+              "ids": [i.hex() for i in ids], "recorded": [i.hex() for i in ids if i in state]})
+
+    async def emit_idontwant(self, msg_ids: list[bytes], to_peer: ID) -> None:
+        emit({"event": "idontwant-sent", "to": to_peer.to_base58(), "ids": [bytes(i).hex() for i in msg_ids]})
+        await super().emit_idontwant(msg_ids, to_peer)
+
 
 class OpNodePubsub(Pubsub):
     """StrictNoSign publishing, and a record of every message peers send us."""
@@ -137,6 +156,8 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--timeout", type=float, default=120.0)
     p.add_argument("--mode", default="opnode", choices=["opnode"], help="op-node's StrictNoSign policy")
     p.add_argument("--topic", action="append", default=[], help="topic to join at start (repeatable)")
+    p.add_argument("--meshsub", default="1.1", choices=sorted(MESHSUB),
+                   help="1.1: /meshsub/1.1.0 only; 1.2: /meshsub/1.2.0 (IDONTWANT) then 1.1.0")
     return p.parse_args()
 
 
@@ -149,7 +170,7 @@ async def run(args: argparse.Namespace) -> int:
         muxer_opt={TProtocol(YAMUX_ID): Yamux},
     )
     me = host.get_id().to_base58()
-    gs = OpNodeGossipSub(protocols=[PROTOCOL_ID_V11], degree=6, degree_low=4, degree_high=12,
+    gs = OpNodeGossipSub(protocols=MESHSUB[args.meshsub], degree=6, degree_low=4, degree_high=12,
                          heartbeat_interval=1, spam_protection_enabled=False)
     gs.mcache = IdKeyedMessageCache(gs.mcache.window_size, gs.mcache.history_size)
     ps = OpNodePubsub(host, gs, strict_signing=False, msg_id_constructor=op_node_msg_id)
@@ -236,6 +257,10 @@ async def command(host, ps: OpNodePubsub, gs: OpNodeGossipSub, cmd: str, words: 
             ids = [bytes.fromhex(h) for h in words[2].split(",") if h]
             await gs.emit_iwant(ids, ID.from_base58(words[1]))
             emit({"event": "iwant", "ok": True, "ids": [i.hex() for i in ids]})
+        elif cmd == "peer" and len(words) == 2:
+            peer = ID.from_base58(words[1])
+            emit({"event": "peer", "peer": words[1], "protocol": str(gs.peer_protocol.get(peer, "")),
+                  "dont_send": sorted(bytes(i).hex() for i in gs.dont_send_message_ids.get(peer, set()))})
         else:
             emit({"event": "error", "error": f"unknown command: {line.strip()[:200]}"})
     except Exception as e:  # noqa: BLE001 - reported to the runner

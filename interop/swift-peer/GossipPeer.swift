@@ -10,11 +10,13 @@ import P2PCore
 ///
 /// `--mode go` is go-libp2p-pubsub's default router, which the go binding runs: StrictSign
 /// (`libp2p-pubsub:` ‖ message, secp256k1), `from ‖ seqno` message ids, `GossipSubParameters.goDefaults`,
-/// `/meshsub/1.1.0` + `/meshsub/1.0.0`, no scoring. `--mode opnode` is op-node's policy without
+/// `/meshsub/1.2.0`, `/meshsub/1.1.0` and `/meshsub/1.0.0`, no scoring. `--mode opnode` is op-node's policy without
 /// scoring (spec §2.3, §2.5, §4.1): StrictNoSign, the op-node message id, `.opNode` parameters.
 ///
 /// Prints `LISTEN <addr>/p2p/<id>`, then one JSON object per line. Commands (one per line):
-/// `connect <multiaddr>/p2p/<id>`, `publish <topic> <hex>`, `peers <topic>`, `quit`. stdin EOF,
+/// `connect <multiaddr>/p2p/<id>`, `publish <topic> <hex>`, `peers <topic>`, `peer <id>` (the
+/// gossipsub version negotiated with it and the message ids it said with IDONTWANT it does not
+/// want, still remembered: `{"event":"peer","peer","protocol","unwanted":[hex…]}`), `quit`. stdin EOF,
 /// SIGTERM/SIGINT or `--timeout` also end it; the last line is `{"event":"bye",…}`.
 struct GossipPeer: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -48,7 +50,7 @@ struct GossipPeer: AsyncParsableCommand {
         default:
             throw ValidationError("--mode must be go or opnode")
         }
-        let service = try GossipService(host: host, configuration: config, protocols: [.meshsub11, .meshsub10])
+        let service = try GossipService(host: host, configuration: config, protocols: [.meshsub12, .meshsub11, .meshsub10])
         let messageID = config.messageID
         service.subscribe { topic, message, from, _ in
             var author = ""
@@ -94,6 +96,14 @@ struct GossipPeer: AsyncParsableCommand {
                 }
                 emit(["event": "peers", "topic": words[1], "mesh": mesh.map(\.description),
                       "topic_peers": subscribed.map(\.description), "connected": connected.map(\.description)])
+            case ("peer", 2):
+                guard let peer = try? PeerID(string: words[1]) else {
+                    emit(["event": "peer", "ok": false, "error": "not a peer id: \(words[1])"])
+                    break
+                }
+                let (proto, unwanted) = service.inspect { r in (r.protocolOf(peer), r.unwantedIDs(of: peer)) }
+                emit(["event": "peer", "peer": peer.description, "protocol": proto?.rawValue ?? "",
+                      "unwanted": unwanted.map(\.bytes.hexString).sorted()])
             case ("quit", _):
                 stop.withLock { $0 = $0 ?? "quit" }
                 lines.finish()

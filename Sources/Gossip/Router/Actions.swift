@@ -8,7 +8,10 @@ import P2PCore
 public enum GossipAction: Sendable {
     /// Write this RPC to the peer's pubsub stream (framed with `RPCFraming`). Each one occupies a
     /// slot of the peer's outbound queue until the host reports it with `rpcWritten(to:count:)`.
-    case send(PeerID, PBRPC)
+    /// `encodedMessages[i]` is the protobuf encoding of `publish[i]`, made once per message and
+    /// shared by every peer it goes to (`RPCFraming.encode(_:encodedMessages:maxSize:)` frames
+    /// the RPC without encoding the messages again).
+    case send(PeerID, PBRPC, encodedMessages: [[UInt8]])
     /// Validate this message and answer with `deliverValidationResult(_:outcome:now:)`.
     case validate(ValidationRequest)
     /// A validated (or locally published) message for local subscribers. `from` is the peer it

@@ -63,37 +63,50 @@ extension GossipSubRouter {
 
     /// go `handleIWant`: answer from the message cache, except peers below the gossip
     /// threshold, ids the peer said it does not want, and ids it asked for more than
-    /// GossipRetransmission times.
-    mutating func handleIWant(_ iwants: [PBControlIWant], from slot: Int) -> [PBMessage] {
+    /// GossipRetransmission times. [p2pnode] Each request beyond GossipRetransmission also adds
+    /// 1 to the peer's behaviour penalty (P7), counted below the gossip threshold too (where
+    /// nothing is answered), so IWANT spam ends below the graylist threshold; go only declines.
+    mutating func handleIWant(_ iwants: [PBControlIWant], from slot: Int) -> [(MessageID, PBMessage)] {
         guard let peer = peers[slot] else { return [] }
-        guard score(slot: slot) >= thresholds.gossip else { return [] }
-        var out: [PBMessage] = []
+        let answering = score(slot: slot) >= thresholds.gossip
+        var out: [(MessageID, PBMessage)] = []
         var sent: Set<MessageID> = []
+        var excess = 0
         for iwant in iwants {
             for raw in iwant.messageIds {
                 let id = MessageID([UInt8](raw))
                 guard !sent.contains(id), peer.unwanted[id] == nil else { continue }
                 guard let (message, count) = mcache.getForPeer(id, peer: peer.id) else { continue }
-                guard count <= parameters.gossipRetransmission else { continue }
+                guard count <= parameters.gossipRetransmission else {
+                    excess += 1
+                    continue
+                }
                 sent.insert(id)
-                out.append(message)
+                guard answering else { continue }
+                out.append((id, message))
             }
         }
+        if excess > 0 { scoring?.addPenalty(peer.id, excess) }
         return out
     }
 
-    /// go `handleIDontWant`: remember up to MaxIDontWantMessages ids per peer per heartbeat,
-    /// each for IDontWantMessageTTL heartbeats.
+    /// go `handleIDontWant`: from at most MaxIDontWantMessages IDONTWANT-carrying RPCs per
+    /// peer per heartbeat, remember the first MaxIDontWantLength ids of each, for
+    /// IDontWantMessageTTL heartbeats. [p2pnode] Also bounded: ids longer than
+    /// `maxMessageIDLength` are ignored, and at most `maxUnwantedIDs` are held per peer (the
+    /// rest are ignored until some expire).
     mutating func handleIDontWant(_ idontwants: [PBControlIDontWant], from slot: Int) {
-        guard var peer = peers[slot] else { return }
-        for d in idontwants {
+        guard var peer = peers[slot], peer.idontwantRPCs < parameters.maxIDontWantMessages else { return }
+        peer.idontwantRPCs += 1
+        var taken = 0
+        outer: for d in idontwants {
             for raw in d.messageIds {
-                guard peer.idontwantIDs < parameters.maxIDontWantMessages else {
-                    peers[slot] = peer
-                    return
-                }
-                peer.idontwantIDs += 1
-                peer.unwanted[MessageID([UInt8](raw))] = parameters.idontwantMessageTTL
+                guard taken < parameters.maxIDontWantLength else { break outer }
+                taken += 1
+                guard raw.count <= Self.maxMessageIDLength else { continue }
+                let id = MessageID([UInt8](raw))
+                guard peer.unwanted.count < Self.maxUnwantedIDs || peer.unwanted[id] != nil else { break outer }
+                peer.unwanted[id] = parameters.idontwantMessageTTL
             }
         }
         peers[slot] = peer

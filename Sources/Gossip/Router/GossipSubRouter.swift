@@ -51,9 +51,21 @@ public struct GossipSubRouter: Sendable {
     var heartbeatTicks: UInt64 = 0
     var nextDecay: UInt64?
     var outbox = Outbox()
+    var nextPeerSerial: UInt32 = 0
+
+    /// [p2pnode] Most IDONTWANT ids remembered per peer (go bounds them only through
+    /// MaxIDontWantMessages × MaxIDontWantLength per heartbeat × the TTL, 30,000 with its
+    /// defaults); a legitimate peer announces one id per large message it receives.
+    static let maxUnwantedIDs = 4096
+    /// [p2pnode] IDONTWANT ids longer than this are ignored: no id function in use makes them
+    /// (op-node 20 bytes, go's from ‖ seqno under 64), so they could only cost memory.
+    static let maxMessageIDLength = 128
 
     struct ConnectedPeer {
         let id: PeerID
+        /// Distinct for every connection (slots are reused), for the per-sender copy counts of
+        /// the seen cache.
+        let serial: UInt32
         let proto: GossipSubProtocol
         let outbound: Bool
         var direct: Bool
@@ -64,9 +76,10 @@ public struct GossipSubRouter: Sendable {
         var ihaveRPCs = 0
         /// Message ids asked from this peer with IWANT this heartbeat (go `iasked`).
         var iasked = 0
-        /// IDONTWANT ids accepted this heartbeat (go `peerdontwant`).
-        var idontwantIDs = 0
-        /// IDONTWANT ids with their remaining heartbeats (go `unwanted`).
+        /// IDONTWANT-carrying RPCs accepted this heartbeat (go `peerdontwant`).
+        var idontwantRPCs = 0
+        /// IDONTWANT ids with their remaining heartbeats (go `unwanted`), at most
+        /// `maxUnwantedIDs`.
         var unwanted: [MessageID: Int] = [:]
         /// GRAFT/PRUNE dropped on a full queue, retried later (go `control`).
         var retryControl: PBControlMessage?
@@ -129,7 +142,9 @@ public struct GossipSubRouter: Sendable {
                                  ip: IPAddress?, now: UInt64) -> [GossipAction] {
         guard slotOf[peer] == nil, peer != localPeer else { return [] }
         let slot: Int
-        let state = ConnectedPeer(id: peer, proto: proto, outbound: outbound, direct: directPeers.contains(peer))
+        nextPeerSerial &+= 1
+        let state = ConnectedPeer(id: peer, serial: nextPeerSerial, proto: proto, outbound: outbound,
+                                  direct: directPeers.contains(peer))
         if let s = freeSlots.popLast() {
             slot = s
             peers[s] = state
@@ -203,7 +218,7 @@ public struct GossipSubRouter: Sendable {
             w.messageIds = iwant
             enqueue(slot) { rpc in rpc.control.iwant.append(w) }
         }
-        if !messages.isEmpty { enqueue(slot) { rpc in rpc.publish += messages } }
+        for (id, message) in messages { enqueueMessage(slot, message, id: id) }
         if !prunes.isEmpty { enqueue(slot) { rpc in rpc.control.prune += prunes } }
     }
 
@@ -267,6 +282,18 @@ public struct GossipSubRouter: Sendable {
 
     public func isBackedOff(_ peer: PeerID, topic: String, now: UInt64) -> Bool {
         (backoff.expiry(peer, topic: topic) ?? 0) > now
+    }
+
+    /// The gossipsub version negotiated with `peer` on our pubsub stream (nil: not connected).
+    public func protocolOf(_ peer: PeerID) -> GossipSubProtocol? {
+        slotOf[peer].flatMap { peers[$0]?.proto }
+    }
+
+    /// The message ids `peer` announced with IDONTWANT (v1.2) that are still remembered: neither
+    /// forwarded to it nor served to its IWANT until they expire (empty for unknown peers).
+    public func unwantedIDs(of peer: PeerID) -> Set<MessageID> {
+        guard let slot = slotOf[peer], let state = peers[slot] else { return [] }
+        return Set(state.unwanted.keys)
     }
 
     /// RPCs queued to `peer` and not yet reported written.

@@ -19,7 +19,7 @@ extension GossipSubRouter {
             guard var p = peers[slot] else { continue }
             p.ihaveRPCs = 0
             p.iasked = 0
-            p.idontwantIDs = 0
+            p.idontwantRPCs = 0
             if !p.unwanted.isEmpty {
                 p.unwanted = p.unwanted.compactMapValues { $0 > 1 ? $0 - 1 : nil }
             }

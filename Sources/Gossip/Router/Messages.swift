@@ -6,6 +6,11 @@ import P2PCore
 /// `pubsub.go` `pushMsg`/`checkSigningPolicy`/`publishMessage`, `validation.go` `validate`,
 /// `gossipsub.go` `Publish`; flood publishing and fanout per gossipsub v1.1 spec).
 extension GossipSubRouter {
+    /// [p2pnode] Copies of one message a peer may send us before each further copy adds 1 to its
+    /// behaviour penalty (P7): the first delivery plus one race between an IWANT answer and a
+    /// mesh forward. gossipsub v1.1 does not score duplicates; this is our extension.
+    static let maxCopiesPerPeer = 2
+
     /// Publishes `data` on `topic` as the local peer. With StrictSign the message carries
     /// from/seqno/signature; with StrictNoSign only data and topic. Locally published messages
     /// are not handed to the application validator. Publishing the same content twice inside
@@ -74,6 +79,11 @@ extension GossipSubRouter {
         if seen.contains(id, now: now) {
             trace(.duplicateMessage, .duplicateMessage(id: id, topic: topic, from: from))
             scoring?.duplicateMessage(id, topic: topic, from: from, now: now)
+            // [p2pnode] The first copy plus one race (an IWANT answer crossing a mesh forward)
+            // are honest; every further copy of the same message from the same peer is a P7.
+            if let serial = peers[slot]?.serial, seen.recordCopy(id, from: serial) > Self.maxCopiesPerPeer {
+                scoring?.addPenalty(from, 1)
+            }
             return
         }
         // Verify the signature after the seen check (it is the expensive part), and only then
@@ -89,7 +99,7 @@ extension GossipSubRouter {
             promises.fulfill(id)
             return
         }
-        seen.insert(id, now: now)
+        seen.insert(id, now: now, from: peers[slot]?.serial)
         promises.fulfill(id)
         scoring?.validateMessage(id, topic: topic, now: now)
         announceDontWant(id, size: message.data.count, topic: topic, except: slot)
@@ -164,7 +174,7 @@ extension GossipSubRouter {
         if message.hasFrom, let a = try? PeerID(bytes: [UInt8](message.from)) { author = slotOf[a] }
         for slot in targets where slot != source && slot != author {
             guard peers[slot]?.unwanted[id] == nil else { continue }
-            enqueue(slot) { rpc in rpc.publish.append(message) }
+            enqueueMessage(slot, message, id: id)
         }
     }
 }

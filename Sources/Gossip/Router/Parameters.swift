@@ -71,8 +71,10 @@ public struct GossipSubParameters: Sendable, Equatable {
 
     // MARK: gossipsub v1.2 IDONTWANT
 
-    /// Most IDONTWANT message ids accepted from one peer per heartbeat. go 1000.
+    /// Most IDONTWANT-carrying RPCs accepted from one peer per heartbeat (go `peerdontwant`). go 1000.
     public var maxIDontWantMessages: Int
+    /// Most message ids taken from one IDONTWANT-carrying RPC; the rest are ignored. go 10.
+    public var maxIDontWantLength: Int
     /// Messages at least this large trigger IDONTWANT to mesh peers. go 1024 bytes.
     public var idontwantMessageThreshold: Int
     /// Heartbeats an IDONTWANT is remembered. go 3.
@@ -124,7 +126,8 @@ public struct GossipSubParameters: Sendable, Equatable {
                 heartbeatInitialDelay: Duration, fanoutTTL: Duration, seenTTL: Duration, pruneBackoff: Duration,
                 unsubscribeBackoff: Duration, graftFloodThreshold: Duration, opportunisticGraftTicks: Int,
                 opportunisticGraftPeers: Int, directConnectTicks: Int, maxIHaveLength: Int, maxIHaveMessages: Int,
-                iwantFollowupTime: Duration, maxIDontWantMessages: Int, idontwantMessageThreshold: Int,
+                iwantFollowupTime: Duration, maxIDontWantMessages: Int, maxIDontWantLength: Int = 10,
+                idontwantMessageThreshold: Int,
                 idontwantMessageTTL: Int, peerExchange: Bool, prunePeers: Int, floodPublish: Bool,
                 maxMessageSize: Int, outboundQueueSize: Int, validationConcurrency: Int, validationThrottle: Int,
                 validationQueueSize: Int, validationTimeout: Duration, seenCacheCapacity: Int, maxTrackedTopics: Int) {
@@ -152,6 +155,7 @@ public struct GossipSubParameters: Sendable, Equatable {
         self.maxIHaveMessages = maxIHaveMessages
         self.iwantFollowupTime = iwantFollowupTime
         self.maxIDontWantMessages = maxIDontWantMessages
+        self.maxIDontWantLength = maxIDontWantLength
         self.idontwantMessageThreshold = idontwantMessageThreshold
         self.idontwantMessageTTL = idontwantMessageTTL
         self.peerExchange = peerExchange
@@ -176,7 +180,7 @@ public struct GossipSubParameters: Sendable, Equatable {
         pruneBackoff: .seconds(60), unsubscribeBackoff: .seconds(10), graftFloodThreshold: .seconds(10),
         opportunisticGraftTicks: 60, opportunisticGraftPeers: 2, directConnectTicks: 300,
         maxIHaveLength: 5000, maxIHaveMessages: 10, iwantFollowupTime: .seconds(3),
-        maxIDontWantMessages: 1000, idontwantMessageThreshold: 1024, idontwantMessageTTL: 3,
+        maxIDontWantMessages: 1000, maxIDontWantLength: 10, idontwantMessageThreshold: 1024, idontwantMessageTTL: 3,
         peerExchange: false, prunePeers: 16, floodPublish: true,
         maxMessageSize: 1 << 20, outboundQueueSize: 32, validationConcurrency: 1024, validationThrottle: 8192,
         validationQueueSize: 32, validationTimeout: .seconds(3), seenCacheCapacity: 250_000, maxTrackedTopics: 4096)
@@ -231,7 +235,8 @@ public struct GossipSubParameters: Sendable, Equatable {
         try check(directConnectTicks > 0, "DirectConnectTicks must be positive")
         try check(maxIHaveLength > 0 && maxIHaveMessages > 0, "IHAVE limits must be positive")
         try check(iwantFollowupTime > .zero, "IWantFollowupTime must be positive")
-        try check(maxIDontWantMessages >= 0 && idontwantMessageTTL > 0, "IDONTWANT limits must be positive")
+        try check(maxIDontWantMessages >= 0 && maxIDontWantLength >= 0 && idontwantMessageTTL > 0,
+                  "IDONTWANT limits must not be negative and the TTL must be positive")
         try check(prunePeers >= 0, "PrunePeers must not be negative")
         try check(maxMessageSize >= 1024, "max message size must be at least 1 KiB")
         try check(outboundQueueSize > 0, "outbound queue size must be positive")

@@ -5,7 +5,9 @@ import P2PCore
 
 /// Runs the sans-IO `GossipSubRouter` on a libp2p host: one outbound pubsub stream per peer for
 /// our RPCs (as go-libp2p-pubsub), inbound streams decoded into RPCs, the heartbeat timer, the
-/// validation hand-off to a worker pool, local subscribers and trace counters.
+/// validation hand-off to a worker pool, local subscribers and trace counters. Protocols in
+/// order of preference: /meshsub/1.2.0 (IDONTWANT), /meshsub/1.1.0, /meshsub/1.0.0; the one
+/// negotiated on our outbound stream is the peer's version in the router.
 ///
 /// Router state is confined to `queue`; `@unchecked Sendable` is safe because every entry point
 /// hops there. Validators run on a concurrent queue; the router bounds how many are in flight.
@@ -33,13 +35,16 @@ public final class GossipService: @unchecked Sendable {
     private let traceCounts = Locked<[String: Int]>([:])
     private var started = false
 
+    /// An RPC to write with its messages' shared encodings (`GossipAction.send`).
+    private typealias PendingRPC = (rpc: PBRPC, encodedMessages: [[UInt8]])
+
     private enum OutboundStream {
-        case opening([PBRPC])
+        case opening([PendingRPC])
         case open(P2PStream)
     }
 
     public init(host: P2PHost, configuration: GossipSubConfiguration,
-                protocols: [GossipSubProtocol] = [.meshsub11, .meshsub10]) throws(GossipConfigError) {
+                protocols: [GossipSubProtocol] = [.meshsub12, .meshsub11, .meshsub10]) throws(GossipConfigError) {
         self.host = host
         self.router = try GossipSubRouter(configuration: configuration)
         self.maxRPCSize = configuration.parameters.maxMessageSize
@@ -152,7 +157,7 @@ public final class GossipService: @unchecked Sendable {
                     let info = self.host.connectionInfo(peer)
                     let ip = info.flatMap { Self.ip(of: $0.remoteAddress) }
                     self.apply(self.router.addPeer(peer, protocol: proto, outbound: info?.direction == .outbound, ip: ip, now: self.now))
-                    for rpc in queued { self.write(rpc, to: peer) }
+                    for p in queued { self.write(p.rpc, encodedMessages: p.encodedMessages, to: peer) }
                     for rpc in self.early.removeValue(forKey: peer) ?? [] {
                         self.apply(self.router.handleRPC(from: peer, rpc: rpc, now: self.now))
                     }
@@ -196,11 +201,11 @@ public final class GossipService: @unchecked Sendable {
         stream.onRemoteClose = { stream.closeWrite() }
     }
 
-    private func write(_ rpc: PBRPC, to peer: PeerID) {
+    private func write(_ rpc: PBRPC, encodedMessages: [[UInt8]], to peer: PeerID) {
         switch outbound[peer] {
         case .open(let stream)?:
             let frame: [UInt8]
-            do { frame = try RPCFraming.encode(rpc, maxSize: maxRPCSize) } catch {
+            do { frame = try RPCFraming.encode(rpc, encodedMessages: encodedMessages, maxSize: maxRPCSize) } catch {
                 router.rpcWritten(to: peer)
                 logger.info("dropping oversized RPC", metadata: ["peer": "\(peer)", "error": "\(error)"])
                 return
@@ -211,7 +216,7 @@ public final class GossipService: @unchecked Sendable {
                 self.queue.async { self.router.rpcWritten(to: peer) }
             }
         case .opening(var queued)?:
-            queued.append(rpc)
+            queued.append((rpc, encodedMessages))
             outbound[peer] = .opening(queued)
         case nil:
             router.rpcWritten(to: peer)
@@ -223,8 +228,8 @@ public final class GossipService: @unchecked Sendable {
     private func apply(_ actions: [GossipAction]) {
         for action in actions {
             switch action {
-            case .send(let peer, let rpc):
-                write(rpc, to: peer)
+            case .send(let peer, let rpc, let encodedMessages):
+                write(rpc, encodedMessages: encodedMessages, to: peer)
             case .validate(let request):
                 guard let validator = validators[request.topic] else {
                     apply(router.deliverValidationResult(request.id, outcome: .accept, now: now))

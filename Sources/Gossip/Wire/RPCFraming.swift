@@ -43,6 +43,49 @@ public enum RPCFraming {
         return out
     }
 
+    /// Encodes `rpc` as one frame using `encodedMessages[i]` as the encoding of `rpc.publish[i]`
+    /// (made once with `encodeMessage` and shared by every peer the message goes to), so a
+    /// message is copied into the frame, not encoded again. The bytes are those of
+    /// `encode(_:maxSize:)`: fields in number order (subscriptions, publish, control), then
+    /// unknown fields. Without a matching list of encodings the RPC is encoded whole.
+    public static func encode(_ rpc: PBRPC, encodedMessages: [[UInt8]], maxSize: Int) throws(RPCFramingError) -> [UInt8] {
+        guard !encodedMessages.isEmpty, encodedMessages.count == rpc.publish.count else {
+            return try encode(rpc, maxSize: maxSize)
+        }
+        var head = PBRPC()
+        head.subscriptions = rpc.subscriptions
+        var tail = rpc
+        tail.subscriptions = []
+        tail.publish = []
+        let headBytes: [UInt8], tailBytes: [UInt8]
+        do {
+            headBytes = try head.serializedBytes()
+            tailBytes = try tail.serializedBytes()
+        } catch { throw .invalidProtobuf("\(error)") }
+        var size = headBytes.count + tailBytes.count
+        for m in encodedMessages { size += fieldSize(m.count) }
+        guard size <= maxSize else { throw .rpcTooLarge(size: size, limit: maxSize) }
+        var out = [UInt8]()
+        out.reserveCapacity(Varint.encodedLength(UInt64(size)) + size)
+        Varint.append(UInt64(size), to: &out)
+        out.append(contentsOf: headBytes)
+        for m in encodedMessages {
+            out.append(publishTag)
+            Varint.append(UInt64(m.count), to: &out)
+            out.append(contentsOf: m)
+        }
+        out.append(contentsOf: tailBytes)
+        return out
+    }
+
+    /// The protobuf encoding of one message, as it appears inside `RPC.publish`.
+    public static func encodeMessage(_ message: PBMessage) throws(RPCFramingError) -> [UInt8] {
+        do { return try message.serializedBytes() } catch { throw .invalidProtobuf("\(error)") }
+    }
+
+    /// `RPC.publish`: field 2, length-delimited.
+    static let publishTag: UInt8 = 2 << 3 | 2
+
     /// Decodes one frame body (without its length prefix).
     public static func decode(_ body: [UInt8]) throws(RPCFramingError) -> PBRPC {
         do { return try PBRPC(serializedBytes: body) } catch { throw .invalidProtobuf("\(error)") }
@@ -202,13 +245,20 @@ public struct RPCFrameDecoder: Sendable {
         let bodyLength = Int(length)
         guard available - prefixLength >= bodyLength else { return nil }
         let start = offset + prefixLength
-        let body = Array(buffer[start..<(start + bodyLength)])
         offset = start + bodyLength
+        // Decoded in place: swift-protobuf copies every field out of its input (BinaryDecoder
+        // `Data(bytes:count:)` for bytes and unknown fields), so a no-copy view of the buffer
+        // does not escape, and a 100 KB block is not copied once more into a body array.
+        let rpc: Result<PBRPC, RPCFramingError> = buffer.withUnsafeMutableBytes { raw in
+            guard bodyLength > 0, let base = raw.baseAddress else { return .success(PBRPC()) }
+            let view = Data(bytesNoCopy: base + start, count: bodyLength, deallocator: .none)
+            do { return .success(try PBRPC(serializedBytes: view)) } catch { return .failure(.invalidProtobuf("\(error)")) }
+        }
         if offset == buffer.count {
             buffer.removeAll(keepingCapacity: true)
             offset = 0
         }
-        return try RPCFraming.decode(body)
+        return try rpc.get()
     }
 }
 
