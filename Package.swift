@@ -42,6 +42,7 @@ let package = Package(
         .systemLibrary(name: "CSnappy", pkgConfig: "snappy", providers: [.apt(["libsnappy-dev"])]),
         .systemLibrary(name: "CNettle", pkgConfig: "nettle", providers: [.apt(["nettle-dev"])]),
         .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CMalloc"),  // glibc's <malloc.h> (mallopt), no package needed
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
 
         // 8-way Keccak-f[1600] for batches of independent keccak256 hashes (transaction trie).
@@ -53,7 +54,7 @@ let package = Package(
         .target(
             name: "P2PCore",
             dependencies: [
-                "CSodium", "CSecp256k1", "CSnappy", "CNettle", "COpenSSL", "KeccakSIMD",
+                "CSodium", "CSecp256k1", "CSnappy", "CNettle", "COpenSSL", "CMalloc", "KeccakSIMD",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "Logging", package: "swift-log"),

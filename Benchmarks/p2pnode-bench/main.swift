@@ -1,9 +1,11 @@
 import Foundation
+import P2PCore
 
 // `make bench`: figures, not assertions. Sections can be chosen: p2pnode-bench [primitives] [validation] …
 let args = Set(CommandLine.arguments.dropFirst())
 func wants(_ s: String) -> Bool { args.isEmpty || args.contains(s) }
 
+AllocatorTuning.apply()  // as `p2pnode run` does (P2PCore/Support/AllocatorTuning.swift)
 print("p2pnode benchmarks — \(ProcessInfo.processInfo.activeProcessorCount) cores, release build")
 let costs = wants("primitives") || wants("validation") ? PrimitiveBenchmarks.run() : PrimitiveBenchmarks.Costs()
 if wants("validation") {

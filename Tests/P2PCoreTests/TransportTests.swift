@@ -148,12 +148,16 @@ private final class Endpoint: @unchecked Sendable {
     init(_ connection: TCPConnection, _ config: Config) {
         self.connection = connection
         self.config = config
-        connection.onRead = { [unowned self] chunk in self.read(chunk) }
-        connection.onReadEOF = { [unowned self] in
+        // weak: a test may drop its endpoint while the connection is still open; the connection
+        // then closes later (its peer goes away) and must not call into a freed endpoint.
+        connection.onRead = { [weak self] chunk in self?.read(chunk) }
+        connection.onReadEOF = { [weak self] in
+            guard let self else { return }
             self.eof.fulfill(true)
             self.config.onEOF?(self.connection)
         }
-        connection.onClose = { [unowned self] error in
+        connection.onClose = { [weak self] error in
+            guard let self else { return }
             self.closeCount.increment()
             self.closed.fulfill(error)
         }
@@ -192,7 +196,7 @@ private final class Pump: @unchecked Sendable {
     }
 
     func run() {
-        connection.onWritable = { [unowned self] in self.run() }
+        connection.onWritable = { [weak self] in self?.run() }
         while sent < total && connection.isWritable {
             let chunk = Pattern.chunk(chunkIndex, size: min(chunkSize, total - sent))
             chunkIndex += 1

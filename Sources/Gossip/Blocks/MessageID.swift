@@ -14,7 +14,13 @@ public enum OPMessageID {
     /// `cache` for the block validator (the router's message-id function calls this).
     public static func compute(topic: String, data: [UInt8],
                                cache: DecompressedBlockCache = .shared) -> [UInt8] {
-        let decompressed = decompress(data)
+        data.withUnsafeBytes { compute(topic: topic, data: $0, cache: cache) }
+    }
+
+    /// The same over borrowed bytes (the router's message data, without copying it first).
+    public static func compute(topic: String, data: UnsafeRawBufferPointer,
+                               cache: DecompressedBlockCache = .shared) -> [UInt8] {
+        let decompressed = try? Snappy.decompress(data, maxLength: maxGossipSize)
         let id = compute(topic: topic, data: data, decompressed: decompressed)
         if let decompressed { cache.insert(id: id, bytes: decompressed) }
         return id
@@ -23,12 +29,16 @@ public enum OPMessageID {
     /// Computes the id when the caller already decompressed the data (nil = not valid snappy
     /// or over 10 MiB), so a block is decompressed once for id and validation together.
     public static func compute(topic: String, data: [UInt8], decompressed: [UInt8]?) -> [UInt8] {
+        data.withUnsafeBytes { compute(topic: topic, data: $0, decompressed: decompressed) }
+    }
+
+    static func compute(topic: String, data: UnsafeRawBufferPointer, decompressed: [UInt8]?) -> [UInt8] {
         var h = SHA2.Hasher()
         h.update(decompressed == nil ? invalidSnappyDomain : validSnappyDomain)
         let topicBytes = Array(topic.utf8)
         withUnsafeBytes(of: UInt64(topicBytes.count).littleEndian) { h.update(raw: $0) }
         h.update(topicBytes)
-        h.update(decompressed ?? data)
+        if let decompressed { h.update(decompressed) } else { h.update(raw: data) }
         return Array(h.finalize().prefix(20))
     }
 

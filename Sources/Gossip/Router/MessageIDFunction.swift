@@ -29,6 +29,6 @@ public struct MessageIDFunction: Sendable {
     /// op-node's id (spec §2.5, `OPMessageID`): sha256 over a snappy-validity domain, the topic
     /// and the (decompressed) data, first 20 bytes.
     public static let opStack = MessageIDFunction(contentBased: true) { m in
-        OPMessageID.compute(topic: m.topic, data: [UInt8](m.data))
+        m.data.withUnsafeBytes { OPMessageID.compute(topic: m.topic, data: $0) }
     }
 }

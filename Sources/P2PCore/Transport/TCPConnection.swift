@@ -45,7 +45,7 @@ public final class TCPConnection: @unchecked Sendable {
         /// SO_SNDBUF / SO_RCVBUF when set; the kernel's autotuning otherwise.
         public var socketSendBufferSize: Int32?
         public var socketReceiveBufferSize: Int32?
-        /// Target of each connection's serial queue (nil: the next of `EventLoops.shared`).
+        /// Target of each connection's serial queue (nil: Dispatch's default global queue).
         public var targetQueue: DispatchQueue?
 
         public init(
@@ -153,10 +153,9 @@ public final class TCPConnection: @unchecked Sendable {
         self.writeBuffer = WriteBuffer(limit: options.writeBufferLimit)
     }
 
-    /// A new serial queue for a connection, targeting `options.targetQueue`, or else the next of
-    /// the process's event loops (`EventLoops.shared`: a thread per core, not per connection).
+    /// A new serial queue for a connection, targeting `options.targetQueue`.
     static func makeQueue(_ options: Options) -> DispatchQueue {
-        DispatchQueue(label: "p2p.tcp.connection", target: options.targetQueue ?? EventLoops.shared.next())
+        DispatchQueue(label: "p2p.tcp.connection", target: options.targetQueue)
     }
 
     deinit {

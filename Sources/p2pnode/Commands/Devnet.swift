@@ -31,6 +31,7 @@ struct Devnet: AsyncParsableCommand {
     }
 
     func run() async throws {
+        AllocatorTuning.apply()
         guard relays >= 1, relays <= 20 else { throw CLIError("--relays must be 1–20") }
         guard blockTime >= 1 else { throw CLIError("--block-time must be at least 1") }
         LoggingSystem.bootstrap { label in var h = LogfmtHandler(label: label); h.logLevel = .warning; return h }

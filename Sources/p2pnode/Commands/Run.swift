@@ -39,6 +39,7 @@ struct Run: AsyncParsableCommand {
     var logLevel: String?
 
     func run() async throws {
+        AllocatorTuning.apply()
         try LogfmtHandler.bootstrap(level: Env.string(logLevel, "LOG_LEVEL") ?? "info")
         let log = Logger(label: "p2pnode")
         let cfg = try p2p.resolve()

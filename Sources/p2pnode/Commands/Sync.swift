@@ -29,6 +29,7 @@ struct Sync: AsyncParsableCommand {
     @Option(help: "Give up after this many seconds.") var timeout: Double = 600
 
     func run() async throws {
+        AllocatorTuning.apply()
         try LogfmtHandler.bootstrap(level: Env.string(logLevel, "LOG_LEVEL") ?? "info")
         let log = Logger(label: "p2pnode.sync")
         guard let config = try rollup.load() else { throw CLIError("sync needs --rollup.config or --network") }
