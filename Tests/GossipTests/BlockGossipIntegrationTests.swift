@@ -61,9 +61,10 @@ import Rollup
 
         // A valid block from A reaches B and C; A does not deliver its own block to itself.
         let good = try Self.freshBlock(number: 5000)
-        _ = try a.blocks.publish(good, key: key)
+        let published = try a.blocks.publish(good, key: key)
         #expect(await Self.eventually { c.received.current.count == 1 && b.received.current.count == 1 })
         #expect(c.received.current.first?.envelope == good)
+        #expect(c.received.current.first?.data == published)  // the compressed bytes, verbatim
         #expect(c.received.current.first?.from == b.host.peerID)
         #expect(a.received.current.isEmpty)
 

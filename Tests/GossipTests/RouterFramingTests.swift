@@ -73,6 +73,27 @@ import Testing
         #expect(withMessages > 50)
     }
 
+    @Test func framePiecesKeepLargeMessagesApartAndJoinToTheFrame() throws {
+        var r = Rand(s: 11)
+        var split = 0
+        for _ in 0..<200 {
+            var rpc = sampleRPC(&r)
+            if r.int(2) == 0 {  // a block-sized message among the small ones
+                var big = PBMessage(); big.topic = "/t/big"; big.data = Data(r.bytes(1024 + r.int(100_000)))
+                rpc.publish.insert(big, at: r.int(rpc.publish.count + 1))
+            }
+            let encoded = try rpc.publish.map { m throws(RPCFramingError) in try RPCFraming.encodeMessage(m) }
+            let pieces = try RPCFraming.encodePieces(rpc, encodedMessages: encoded, maxSize: 1 << 20)
+            #expect(Array(pieces.joined()) == (try RPCFraming.encode(rpc, maxSize: 1 << 20)))
+            // Every encoding of ≥ 1 KiB is a piece of its own (written without a copy), the rest are merged.
+            let large = encoded.filter { $0.count >= 1024 }
+            #expect(pieces.filter { p in large.contains(p) }.count == large.count)
+            #expect(pieces.count <= 2 * large.count + 1)
+            if !large.isEmpty { split += 1 }
+        }
+        #expect(split > 50)
+    }
+
     @Test func encodedSizeIsExact() throws {
         var r = Rand(s: 1)
         for _ in 0..<200 {

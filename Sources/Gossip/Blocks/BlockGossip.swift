@@ -9,8 +9,18 @@ public struct AcceptedBlock: Sendable {
     public let envelope: ExecutionPayloadEnvelope
     public let version: PayloadVersion
     public let from: PeerID
-    /// The compressed gossip data, as received (to relay or store verbatim).
-    public let data: [UInt8]
+    /// The compressed gossip data, as received (to relay or store verbatim). Copied out of the
+    /// router's message only when read, so a handler that does not need it does not pay a copy
+    /// of the whole block before it is called.
+    public var data: [UInt8] { [UInt8](compressed) }
+    private let compressed: Data
+
+    init(envelope: ExecutionPayloadEnvelope, version: PayloadVersion, from: PeerID, compressed: Data) {
+        self.envelope = envelope
+        self.version = version
+        self.from = from
+        self.compressed = compressed
+    }
 }
 
 /// op-node's block gossip on top of `GossipService`: joins all four block topics of the chain
@@ -71,7 +81,7 @@ public final class BlockGossip: @unchecked Sendable {  // safe: mutable state is
             guard let self else { return }
             let validated = self.accepted.withLock { $0.remove(id) }
             guard from != local, self.topics.version(of: topic) != nil, let (env, version) = validated else { return }  // FilterSelf
-            let block = AcceptedBlock(envelope: env, version: version, from: from, data: [UInt8](message.data))
+            let block = AcceptedBlock(envelope: env, version: version, from: from, compressed: message.data)
             for h in self.handlers.current { h(block) }
         }
     }

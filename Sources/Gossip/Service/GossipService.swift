@@ -204,14 +204,14 @@ public final class GossipService: @unchecked Sendable {
     private func write(_ rpc: PBRPC, encodedMessages: [[UInt8]], to peer: PeerID) {
         switch outbound[peer] {
         case .open(let stream)?:
-            let frame: [UInt8]
-            do { frame = try RPCFraming.encode(rpc, encodedMessages: encodedMessages, maxSize: maxRPCSize) } catch {
+            let frame: [[UInt8]]
+            do { frame = try RPCFraming.encodePieces(rpc, encodedMessages: encodedMessages, maxSize: maxRPCSize) } catch {
                 router.rpcWritten(to: peer)
                 logger.info("dropping oversized RPC", metadata: ["peer": "\(peer)", "error": "\(error)"])
                 return
             }
             stream.queue.async { [weak self] in
-                stream.write(frame)
+                stream.write(contentsOf: frame)  // the pieces of one frame, flushed together
                 guard let self else { return }
                 self.queue.async { self.router.rpcWritten(to: peer) }
             }

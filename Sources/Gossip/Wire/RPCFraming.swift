@@ -49,8 +49,21 @@ public enum RPCFraming {
     /// `encode(_:maxSize:)`: fields in number order (subscriptions, publish, control), then
     /// unknown fields. Without a matching list of encodings the RPC is encoded whole.
     public static func encode(_ rpc: PBRPC, encodedMessages: [[UInt8]], maxSize: Int) throws(RPCFramingError) -> [UInt8] {
+        let pieces = try encodePieces(rpc, encodedMessages: encodedMessages, maxSize: maxSize)
+        if pieces.count == 1 { return pieces[0] }
+        var out = [UInt8]()
+        out.reserveCapacity(pieces.reduce(0) { $0 + $1.count })
+        for p in pieces { out.append(contentsOf: p) }
+        return out
+    }
+
+    /// The same frame as `encode(_:encodedMessages:maxSize:)`, as pieces to write in order: each
+    /// shared message encoding of at least `sharedPieceMinimum` bytes is a piece of its own, so a
+    /// 100 KB block goes to every peer's stream without being copied into a frame (the stream
+    /// and yamux keep slices of the caller's arrays; Noise seals from them).
+    public static func encodePieces(_ rpc: PBRPC, encodedMessages: [[UInt8]], maxSize: Int) throws(RPCFramingError) -> [[UInt8]] {
         guard !encodedMessages.isEmpty, encodedMessages.count == rpc.publish.count else {
-            return try encode(rpc, maxSize: maxSize)
+            return [try encode(rpc, maxSize: maxSize)]
         }
         var head = PBRPC()
         head.subscriptions = rpc.subscriptions
@@ -65,18 +78,30 @@ public enum RPCFraming {
         var size = headBytes.count + tailBytes.count
         for m in encodedMessages { size += fieldSize(m.count) }
         guard size <= maxSize else { throw .rpcTooLarge(size: size, limit: maxSize) }
-        var out = [UInt8]()
-        out.reserveCapacity(Varint.encodedLength(UInt64(size)) + size)
-        Varint.append(UInt64(size), to: &out)
-        out.append(contentsOf: headBytes)
+        var pieces: [[UInt8]] = []
+        var current = [UInt8]()
+        current.reserveCapacity(Varint.encodedLength(UInt64(size)) + headBytes.count + 16)
+        Varint.append(UInt64(size), to: &current)
+        current.append(contentsOf: headBytes)
         for m in encodedMessages {
-            out.append(publishTag)
-            Varint.append(UInt64(m.count), to: &out)
-            out.append(contentsOf: m)
+            current.append(publishTag)
+            Varint.append(UInt64(m.count), to: &current)
+            if m.count < sharedPieceMinimum {
+                current.append(contentsOf: m)
+            } else {
+                pieces.append(current)
+                pieces.append(m)
+                current = []
+            }
         }
-        out.append(contentsOf: tailBytes)
-        return out
+        current.append(contentsOf: tailBytes)
+        if !current.isEmpty { pieces.append(current) }
+        return pieces
     }
+
+    /// Messages below this size are copied into the frame (yamux copies payloads under 1 KiB
+    /// next to their header anyway).
+    static let sharedPieceMinimum = 1024
 
     /// The protobuf encoding of one message, as it appears inside `RPC.publish`.
     public static func encodeMessage(_ message: PBMessage) throws(RPCFramingError) -> [UInt8] {

@@ -54,19 +54,29 @@ public final class P2PStream: @unchecked Sendable {
     /// Queues bytes. Data beyond yamux's send window waits here (bounded: a stream that keeps
     /// writing past `maxStreamBuffer` while the peer does not read is reset).
     public func write(_ bytes: [UInt8]) {
-        guard resetError == nil, !localClosed, !bytes.isEmpty else { return }
+        write(contentsOf: CollectionOfOne(bytes))
+    }
+
+    /// Writes several arrays as one write: all are queued (as slices, not copied) before the
+    /// connection flushes, so a message framed as header + shared body goes out together.
+    public func write<Pieces: Sequence>(contentsOf pieces: Pieces) where Pieces.Element == [UInt8] {
+        guard resetError == nil, !localClosed else { return }
         guard let connection else { reset(with: .connectionClosed); return }
-        var rest = bytes[...]
-        if pendingWrite.isEmpty {
-            rest = rest.dropFirst(connection.streamWrite(id, rest))
+        var queued = false
+        for bytes in pieces where !bytes.isEmpty {
+            var rest = bytes[...]
+            if pendingWrite.isEmpty {
+                rest = rest.dropFirst(connection.streamWrite(id, rest))
+            }
+            guard resetError == nil else { return }
+            pendingWrite.append(rest)
+            if pendingWrite.count > limits.buffer {
+                reset(with: .messageTooLarge(pendingWrite.count, limit: limits.buffer), notifyPeer: true)
+                return
+            }
+            queued = true
         }
-        guard resetError == nil else { return }
-        pendingWrite.append(rest)
-        if pendingWrite.count > limits.buffer {
-            reset(with: .messageTooLarge(pendingWrite.count, limit: limits.buffer), notifyPeer: true)
-            return
-        }
-        connection.flush()
+        if queued { connection.flush() }
     }
 
     /// Half-close: the peer sees EOF after the data already written.
