@@ -13,7 +13,8 @@ import json
 import os
 import sys
 import threading
-from typing import Any, Callable
+import traceback
+from typing import Any, Callable, NoReturn
 
 IDENTIFY = "/ipfs/id/1.0.0"
 PING = "/ipfs/ping/1.0.0"
@@ -276,3 +277,20 @@ def identify_detail(msg: dict[str, Any], remote_id: str | None, expected_id: str
     if remote_id != expected_id:
         detail["error"] = "identify publicKey does not hash to the dialed peer id"
     return ok, detail
+
+
+def run_and_exit(run: Callable[[], int], error_code: int = 2) -> NoReturn:
+    """A peer script's entry point: runs `run` and exits with its status without joining
+    threads. The go binding parks executor threads inside Go calls, so neither asyncio.run()
+    (its shutdown joins the executor) nor a normal interpreter exit would return; py-libp2p's
+    trio threads are treated the same way. argparse's exits keep their status; anything else
+    is printed and exits with `error_code`."""
+    try:
+        code = run()
+    except SystemExit as e:  # argparse
+        code = e.code if isinstance(e.code, int) else 2
+    except BaseException:  # noqa: BLE001 - report, then exit without joining threads
+        traceback.print_exc()
+        code = error_code
+    sys.stdout.flush()
+    os._exit(code)

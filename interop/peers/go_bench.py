@@ -32,7 +32,6 @@ import os
 import statistics
 import sys
 import time
-import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common as C  # noqa: E402
@@ -169,11 +168,4 @@ async def main() -> int:
 
 
 if __name__ == "__main__":
-    # Not asyncio.run(): its shutdown joins executor threads that may be parked in Go.
-    try:
-        code = asyncio.new_event_loop().run_until_complete(main())
-    except BaseException:  # noqa: BLE001 - report, then exit without joining threads
-        traceback.print_exc()
-        code = 2
-    sys.stdout.flush()
-    os._exit(code)
+    C.run_and_exit(lambda: asyncio.new_event_loop().run_until_complete(main()))

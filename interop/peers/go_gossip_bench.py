@@ -28,7 +28,6 @@ import os
 import statistics
 import sys
 import time
-import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common as C  # noqa: E402
@@ -109,13 +108,4 @@ async def main() -> int:
 
 
 if __name__ == "__main__":
-    # Not asyncio.run(): its shutdown joins executor threads that may be parked in Go.
-    try:
-        code = asyncio.new_event_loop().run_until_complete(main())
-    except SystemExit as e:  # argparse
-        code = e.code if isinstance(e.code, int) else 2
-    except BaseException:  # noqa: BLE001 - report, then exit without joining threads
-        traceback.print_exc()
-        code = 1
-    sys.stdout.flush()
-    os._exit(code)
+    C.run_and_exit(lambda: asyncio.new_event_loop().run_until_complete(main()), error_code=1)

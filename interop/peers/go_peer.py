@@ -21,7 +21,6 @@ import os
 import signal
 import sys
 import time
-import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common as C  # noqa: E402
@@ -325,14 +324,4 @@ async def main() -> int:
 
 
 if __name__ == "__main__":
-    # Not asyncio.run(): its shutdown joins the executor threads, which may be parked in Go.
-    try:
-        code = asyncio.new_event_loop().run_until_complete(main())
-    except SystemExit as e:  # argparse
-        code = e.code if isinstance(e.code, int) else 2
-    except BaseException:  # noqa: BLE001 - report, then exit without joining threads
-        traceback.print_exc()
-        code = 2
-    sys.stdout.flush()
-    # Threads may still be parked inside Go calls; do not join them at exit.
-    os._exit(code)
+    C.run_and_exit(lambda: asyncio.new_event_loop().run_until_complete(main()))

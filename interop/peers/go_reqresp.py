@@ -16,7 +16,6 @@ import concurrent.futures
 import os
 import struct
 import sys
-import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common as C  # noqa: E402
@@ -96,10 +95,4 @@ async def main() -> int:
 
 
 if __name__ == "__main__":
-    try:
-        code = asyncio.new_event_loop().run_until_complete(main())
-    except BaseException:  # noqa: BLE001
-        traceback.print_exc()
-        code = 2
-    sys.stdout.flush()
-    os._exit(code)
+    C.run_and_exit(lambda: asyncio.new_event_loop().run_until_complete(main()))

@@ -44,7 +44,6 @@ import signal
 import struct
 import sys
 import time
-import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common as C  # noqa: E402
@@ -272,12 +271,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    try:
-        code = main()
-    except SystemExit as e:  # argparse
-        code = e.code if isinstance(e.code, int) else 2
-    except BaseException:  # noqa: BLE001 - report, then exit without joining threads
-        traceback.print_exc()
-        code = 2
-    sys.stdout.flush()
-    os._exit(code)
+    C.run_and_exit(main)

@@ -23,7 +23,7 @@ extension Keccak256 {
     /// `32 i ..< 32 i + 32` of the result. Every range must lie within `bytes` (the caller built
     /// both; a range outside is a programming error and traps).
     public static func hash(_ bytes: [UInt8], ranges: [Range<Int>]) -> [UInt8] {
-        precondition(ranges.allSatisfy { $0.lowerBound >= 0 && $0.upperBound <= bytes.count },
+        precondition(ranges.allSatisfy { $0.lowerBound >= 0 && $0.upperBound <= bytes.count },  // safe: the only caller (OrderedTrie) builds the ranges from the lengths of the encodings it appended to `bytes`; no peer input sets a range
                      "Keccak256.hash(_:ranges:): a range lies outside the bytes")
         #if arch(x86_64)
         if ranges.count > 1 && multiBufferAvailable {

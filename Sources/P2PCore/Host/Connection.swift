@@ -123,7 +123,7 @@ final class Connection: @unchecked Sendable {
     /// runs, 256 MiB stream, `p2pnode-bench transport stream`).
     private func writeSecure(_ segments: [ArraySlice<UInt8>]) {
         guard phase != .closed, noise != nil else { return }
-        var pieces: [(segment: Int, range: Range<Int>)] = []
+        var pieces: [ArraySlice<UInt8>] = []
         var segment = 0
         var offset = segments.first?.startIndex ?? 0
         while segment < segments.count, phase != .closed {
@@ -133,7 +133,7 @@ final class Connection: @unchecked Sendable {
                 let s = segments[segment]
                 let take = min(s.endIndex - offset, NoiseSession.maxPlaintextPerFrame - count)
                 if take > 0 {
-                    pieces.append((segment, offset..<(offset + take)))
+                    pieces.append(s[offset..<(offset + take)])
                     count += take
                     offset += take
                 }
@@ -143,9 +143,7 @@ final class Connection: @unchecked Sendable {
                 }
             }
             guard count > 0 else { break }
-            var regions: [UnsafeRawBufferPointer] = []
-            regions.reserveCapacity(pieces.count)
-            let error = Self.withRegions(pieces[...], of: segments, &regions) { regions in
+            let error = withUnsafeRegions(pieces[...]) { regions in
                 sealFrame(regions, plaintextCount: count)
             }
             if let error {
@@ -172,18 +170,6 @@ final class Connection: @unchecked Sendable {
             return .transport(error)
         }
         return sealError.map { .security($0) }
-    }
-
-    /// Nests `withUnsafeBytes` over the pieces so that every region stays valid during `body`.
-    private static func withRegions<R>(
-        _ pieces: ArraySlice<(segment: Int, range: Range<Int>)>, of segments: [ArraySlice<UInt8>],
-        _ regions: inout [UnsafeRawBufferPointer], _ body: ([UnsafeRawBufferPointer]) -> R
-    ) -> R {
-        guard let first = pieces.first else { return body(regions) }
-        return segments[first.segment][first.range].withUnsafeBytes { raw in
-            regions.append(raw)
-            return withRegions(pieces.dropFirst(), of: segments, &regions, body)
-        }
     }
 
     /// Bytes from the socket, in its read buffer; returns how many were consumed. Once secured,

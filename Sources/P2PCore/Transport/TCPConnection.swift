@@ -255,10 +255,8 @@ public final class TCPConnection: @unchecked Sendable {
         var start = 0
         while start < buffers.count {
             let end = min(start + Socket.maxIOVecs, buffers.count)
-            var regions: [UnsafeRawBufferPointer] = []
-            regions.reserveCapacity(end - start)
             let groupTotal = buffers[start..<end].reduce(0) { $0 + $1.count }
-            let error = Self.withRegions(buffers[start..<end], &regions) { enqueue($0, total: groupTotal) }
+            let error = withUnsafeRegions(buffers[start..<end].map { $0[...] }[...]) { enqueue($0, total: groupTotal) }
             if let error { throw error }
             start = end
         }
@@ -617,18 +615,6 @@ public final class TCPConnection: @unchecked Sendable {
         switch e {
         case ECONNRESET, EPIPE, ETIMEDOUT, ECONNABORTED: return .connectionReset
         default: return .systemCall(operation: operation, errno: e)
-        }
-    }
-
-    /// Nests `withUnsafeBytes` over `buffers` so that every region stays valid during `body`.
-    private static func withRegions<R>(
-        _ buffers: ArraySlice<[UInt8]>, _ regions: inout [UnsafeRawBufferPointer],
-        _ body: ([UnsafeRawBufferPointer]) -> R
-    ) -> R {
-        guard let first = buffers.first else { return body(regions) }
-        return first.withUnsafeBytes { raw in
-            regions.append(raw)
-            return withRegions(buffers.dropFirst(), &regions, body)
         }
     }
 }

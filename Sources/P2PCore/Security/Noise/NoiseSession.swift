@@ -45,7 +45,6 @@ public struct NoiseSession: Sendable {
         let frames = (plaintext.count + maxPlain - 1) / maxPlain
         let total = plaintext.count + frames * (Self.lengthPrefixSize + CipherState.tagSize)
         var caught: NoiseError?
-        var cipher = sendCipher
         let out = [UInt8](unsafeUninitializedCapacity: total) { out, initialized in
             let raw = UnsafeMutableRawBufferPointer(out)
             var o = 0
@@ -53,12 +52,8 @@ public struct NoiseSession: Sendable {
             do throws(NoiseError) {
                 while i < plaintext.count {
                     let n = min(maxPlain, plaintext.count - i)
-                    let frameLength = n + CipherState.tagSize
-                    raw[o] = UInt8(truncatingIfNeeded: frameLength >> 8)
-                    raw[o + 1] = UInt8(truncatingIfNeeded: frameLength)
-                    let dst = UnsafeMutableRawBufferPointer(rebasing: raw[(o + 2)..<(o + 2 + frameLength)])
-                    _ = try cipher.seal(UnsafeRawBufferPointer(rebasing: plaintext[i..<(i + n)]), into: dst)
-                    o += 2 + frameLength
+                    let part = UnsafeRawBufferPointer(rebasing: plaintext[i..<(i + n)])
+                    o += try sealFrame(gathering: CollectionOfOne(part), into: UnsafeMutableRawBufferPointer(rebasing: raw[o...]))
                     i += n
                 }
             } catch {
@@ -66,11 +61,7 @@ public struct NoiseSession: Sendable {
             }
             initialized = o
         }
-        sendCipher = cipher
-        if let caught {
-            failed = true
-            throw caught
-        }
+        if let caught { throw caught }  // sealFrame has marked the session failed
         return out
     }
 
