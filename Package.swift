@@ -49,12 +49,18 @@ let package = Package(
         // Called by P2PCore only after a runtime AVX-512F check (libsodium); no dependencies.
         .target(name: "KeccakSIMD", swiftSettings: strict + keccakSIMDFlags),
 
+        // Single-stream Keccak-f[1600] with the state in five zmm registers (keccak256 of one
+        // message, e.g. a block's signing hash). AVX-512F via target attributes on its functions;
+        // P2PCore calls it only after a runtime AVX-512F check. -O2 even in debug builds: the
+        // intrinsics at -O0 run 10x slower than nettle and would slow every test that hashes.
+        .target(name: "CKeccakAVX512", cSettings: [.unsafeFlags(["-O2"])]),
+
         // Everything libp2p that is not pubsub: crypto, encodings, identity, multiaddr,
         // transport, multistream-select, Noise, yamux, host.
         .target(
             name: "P2PCore",
             dependencies: [
-                "CSodium", "CSecp256k1", "CSnappy", "CNettle", "COpenSSL", "CMalloc", "KeccakSIMD",
+                "CSodium", "CSecp256k1", "CSnappy", "CNettle", "COpenSSL", "CMalloc", "KeccakSIMD", "CKeccakAVX512",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "Logging", package: "swift-log"),

@@ -92,33 +92,53 @@ enum GossipBenchmarks {
         print("RESULT gossip.go.onehop.median_ms=\(median) p99_ms=\(p99)")
     }
 
-    static func run() async throws {
+    /// `oneHop`: Swift→Swift and go→go one hop; `mesh`: publish to all over 50 nodes
+    /// (`p2pnode-bench gossip-mesh` runs only that, e.g. under perf).
+    static func run(oneHop runOneHop: Bool = true, mesh runMesh: Bool = true) async throws {
         print("Block gossip latency (real sockets on loopback, release):")
         let key = Secp256k1PrivateKey()
         let rollup = RollupConfig.forTesting(chainID: 10)
         let signer = key.publicKey.ethereumAddress
+        if runOneHop { try await oneHop(key: key, rollup: rollup, signer: signer) }
+        if runMesh { try await mesh(key: key, rollup: rollup, signer: signer) }
+    }
 
-        // One hop.
+    static func oneHop(key: Secp256k1PrivateKey, rollup: RollupConfig, signer: [UInt8]) async throws {
         let a = try Node(rollup: rollup, signer: signer), b = try Node(rollup: rollup, signer: signer)
         _ = try await b.host.connect(a.address)
         let receipts = Receipts()
         b.gossip.onBlock { receipts.add($0.envelope.payload.blockNumber) }
         try await Task.sleep(for: .seconds(1.5))
-        var oneHop: [Double] = []
-        for n in 1...200 {
-            let data = try ValidationBenchmarks.makeBlock(key: key, chainID: 10, timestamp: UInt64(Date().timeIntervalSince1970), number: UInt64(n))
-            let t0 = DispatchTime.now().uptimeNanoseconds
-            try a.gossip.publish(data: data, version: .v4)
-            if let t = await receipts.wait(for: UInt64(n), count: 1, timeout: 2).first { oneHop.append(Double(t - t0) / 1e6) }
+        // Two passes of 200 blocks back to back. In the first the process is cold: every block's
+        // bytes land on freshly faulted pages, because the routers' message caches keep each
+        // message for 3 s (6 heartbeats) and the heap grows under them — ~60 page faults per
+        // block. A running node (a block every 1–2 s) reuses that memory; the second pass,
+        // after the caches have aged out, measures that steady state. Both are printed.
+        var passes: [[Double]] = []
+        for pass in 0..<2 {
+            var times: [Double] = []
+            if pass == 1 { try await Task.sleep(for: .seconds(3.5)) }
+            for k in 1...200 {
+                let n = UInt64(pass * 1000 + k)
+                let data = try ValidationBenchmarks.makeBlock(key: key, chainID: 10, timestamp: UInt64(Date().timeIntervalSince1970), number: n)
+                let t0 = DispatchTime.now().uptimeNanoseconds
+                try a.gossip.publish(data: data, version: .v4)
+                if let t = await receipts.wait(for: n, count: 1, timeout: 2).first { times.append(Double(t - t0) / 1e6) }
+            }
+            passes.append(times)
         }
         a.close(); b.close()
+        let (cold, oneHop) = (passes[0], passes[1])
+        Bench.row("one hop, 100 KB block, cold heap, median", percentile(cold, 0.5), unit: "ms", limit: nil)
+        Bench.row("one hop, 100 KB block, cold heap, p99", percentile(cold, 0.99), unit: "ms", limit: nil)
         Bench.row("one hop, 100 KB block, median", percentile(oneHop, 0.5), unit: "ms", limit: nil)
         Bench.row("one hop, 100 KB block, p99", percentile(oneHop, 0.99), unit: "ms", limit: nil)
-        print("  targets: median ≤ 1 ms, p99 ≤ 5 ms; \(oneHop.count)/200 delivered")
+        print("  targets: median ≤ 1 ms, p99 ≤ 5 ms (steady state); \(cold.count)/200 + \(oneHop.count)/200 delivered")
         print("RESULT gossip.onehop.median_ms=\(percentile(oneHop, 0.5)) gossip.onehop.p99_ms=\(percentile(oneHop, 0.99))")
-        goOneHop(swiftMedian: percentile(oneHop, 0.5), swiftP99: percentile(oneHop, 0.99))
+        if ProcessInfo.processInfo.environment["P2P_BENCH_NO_GO"] == nil { goOneHop(swiftMedian: percentile(oneHop, 0.5), swiftP99: percentile(oneHop, 0.99)) }
+    }
 
-        // 50-node mesh.
+    static func mesh(key: Secp256k1PrivateKey, rollup: RollupConfig, signer: [UInt8]) async throws {
         let n = 50
         var nodes: [Node] = []
         for _ in 0..<n { nodes.append(try Node(rollup: rollup, signer: signer)) }
@@ -132,24 +152,32 @@ enum GossipBenchmarks {
         let all = Receipts()
         for node in nodes.dropFirst() { node.gossip.onBlock { all.add($0.envelope.payload.blockNumber) } }
         try await Task.sleep(for: .seconds(5))   // meshes form over ~10 heartbeats
-        var toAll: [Double] = []
+        // 40 blocks of warm-up, then 100 measured, one every ~100 ms (20x op-node's block rate).
+        // The warm-up lets the 50 heaps grow to the size the routers' 3 s message caches keep
+        // at this rate, as in a node that has been running; the cold blocks pay ~40 page faults
+        // per node and are printed apart.
+        let (warmup, measured) = (40, 100)
+        var cold: [Double] = [], toAll: [Double] = []
         var complete = 0
-        for k in 1...60 {
+        for k in 1...(warmup + measured) {
             let number = UInt64(10_000 + k)
             let data = try ValidationBenchmarks.makeBlock(key: key, chainID: 10, timestamp: UInt64(Date().timeIntervalSince1970), number: number)
             let t0 = DispatchTime.now().uptimeNanoseconds
             try nodes[0].gossip.publish(data: data, version: .v4)
             let got = await all.wait(for: number, count: n - 1, timeout: 3)
-            if got.count == n - 1, let last = got.max() { toAll.append(Double(last - t0) / 1e6); complete += 1 }
+            if got.count == n - 1, let last = got.max() {
+                if k <= warmup { cold.append(Double(last - t0) / 1e6) } else { toAll.append(Double(last - t0) / 1e6); complete += 1 }
+            }
             try await Task.sleep(for: .milliseconds(50))
         }
         // Copies beyond the first that reached a node (DUPLICATE_MESSAGE), per delivered block.
         let duplicates = nodes.reduce(0) { $0 + ($1.service.traceCounters["DUPLICATE_MESSAGE"] ?? 0) }
-        let deliveries = (1...60).reduce(0) { $0 + all.get(UInt64(10_000 + $1)).count }
+        let deliveries = (1...(warmup + measured)).reduce(0) { $0 + all.get(UInt64(10_000 + $1)).count }
         for node in nodes { node.close() }
+        Bench.row("publish to all 49 peers, first \(warmup) (cold), median", percentile(cold, 0.5), unit: "ms", limit: nil)
         Bench.row("publish to all 49 peers, median", percentile(toAll, 0.5), unit: "ms", limit: nil)
         Bench.row("publish to all 49 peers, p99", percentile(toAll, 0.99), unit: "ms", limit: nil)
-        print("  target: p99 ≤ 50 ms; \(complete)/60 blocks reached all 49 peers")
+        print("  target: p99 ≤ 50 ms; \(complete)/\(measured) blocks reached all 49 peers")
         let perDelivery = deliveries > 0 ? Double(duplicates) / Double(deliveries) : .nan
         Bench.row("duplicate copies per delivered block", perDelivery, unit: "", limit: nil)
         print("RESULT gossip.mesh50.median_ms=\(percentile(toAll, 0.5)) gossip.mesh50.p99_ms=\(percentile(toAll, 0.99))")

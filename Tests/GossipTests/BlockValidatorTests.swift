@@ -167,7 +167,7 @@ import Rollup
 
     /// For id computations whose decompressed bytes no validator will take (keeps the shared
     /// cache of concurrently running gossip tests undisturbed).
-    static let keepNothing = DecompressedBlockCache(capacity: 1, maxBytes: 0)
+    static let keepNothing = PreparedBlockCache(capacity: 1, maxBytes: 0)
 
     @Test func hostileMessagesNeverTrap() throws {
         var rng = SystemRandomNumberGenerator()
@@ -193,7 +193,7 @@ import Rollup
         #expect(rejected > 1500)
     }
 
-    /// `overlapHashing` only moves work to a second core: every message gets the same outcome,
+    /// `overlapHashing` and the prepared payload hash only move work to a second core: every message gets the same outcome,
     /// reason, signer and envelope as with serial checks, whichever check decides.
     @Test func overlappedHashingDecidesLikeSerialChecks() throws {
         let file = try GossipTestData.json("gossip/validation-cases-chain10.json")
@@ -223,12 +223,19 @@ import Rollup
         let signer = try [UInt8](hex: GossipTestData.signerAddressHex)
         let serial = BlockValidator(config: BlockValidatorConfig(rollup: chain, signer: signer))
         let overlapped = BlockValidator(config: BlockValidatorConfig(rollup: chain, signer: signer, overlapHashing: true))
+        // And with what the message-id function prepared: the payload hash started on another core.
+        let prepared = PreparedBlockCache()
+        prepared.speculation = true
         var classes = Set<String>()
         for (i, (version, data, now)) in messages.enumerated() {
             let a = serial.check(version: version, data: data, now: now)
             let b = overlapped.check(version: version, data: data, now: now)
             #expect(a.outcome == b.outcome && a.rejection == b.rejection && a.signer == b.signer, "message \(i)")
             #expect(a.envelope?.payload.blockHash == b.envelope?.payload.blockHash, "message \(i)")
+            let id = OPMessageID.compute(topic: topics.topic(for: version), data: data, cache: prepared)
+            let c = serial.check(version: version, data: data, now: now, prepared: prepared.take(id: id))
+            #expect(a.outcome == c.outcome && a.rejection == c.rejection && a.signer == c.signer, "message \(i), prepared")
+            #expect(a.envelope?.payload.blockHash == c.envelope?.payload.blockHash, "message \(i), prepared")
             classes.insert(a.rejection?.reasonClass ?? "accept")
         }
         // The mutations reached the checks the overlap reorders.

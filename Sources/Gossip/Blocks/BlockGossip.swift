@@ -37,6 +37,7 @@ public final class BlockGossip: @unchecked Sendable {  // safe: mutable state is
     private let validators: [PayloadVersion: Locked<BlockValidator>]
     private let handlers = Locked<[@Sendable (AcceptedBlock) -> Void]>([])
     private let clock: any NodeClock
+    private let prepared: PreparedBlockCache
     private let counts = Locked<[String: Int]>([:])
     private let reused = Locked(0)
     /// Envelopes of messages this node accepted, by message id, so delivery does not decompress
@@ -46,13 +47,15 @@ public final class BlockGossip: @unchecked Sendable {  // safe: mutable state is
     /// - Parameters:
     ///   - signer: the unsafe-block signer address (20 bytes; all zeros = none, everything IGNOREd).
     ///   - pastThreshold: `--p2p.gossip.timestamp.threshold` in seconds.
+    ///   - prepared: the cache the service's message-id function fills (`gossipConfiguration`).
     public init(service: GossipService, rollup: RollupConfig, signer: [UInt8], pastThreshold: UInt64 = 60,
-                clock: any NodeClock = SystemClock()) {
+                prepared: PreparedBlockCache, clock: any NodeClock = SystemClock()) {
         self.service = service
+        self.prepared = prepared
         self.rollup = rollup
         self.topics = BlockTopics(chainID: rollup.chainID)
         self.clock = clock
-        // One-hop latency: with a second core, the payload's signature hash overlaps the block hash.
+        // One-hop latency: with a second core free, the payload's signature hash overlaps the block hash.
         let config = BlockValidatorConfig(rollup: rollup, signer: signer, pastThreshold: pastThreshold,
                                           overlapHashing: ProcessInfo.processInfo.activeProcessorCount > 1)
         var v: [PayloadVersion: Locked<BlockValidator>] = [:]
@@ -62,13 +65,24 @@ public final class BlockGossip: @unchecked Sendable {  // safe: mutable state is
 
     /// op-node's gossipsub configuration for this chain (StrictNoSign, op-node message id,
     /// op-node parameters, light scoring, the four topics as allow-list).
-    public static func gossipConfiguration(localPeer: PeerID, rollup: RollupConfig) -> GossipSubConfiguration {
-        .opNode(localPeer: localPeer, blockTime: rollup.blockTime, topics: Set(BlockTopics(chainID: rollup.chainID).all),
-                randomSeed: UInt64.random(in: 0...UInt64.max))
+    /// `prepared` is the node's cache its `BlockGossip` is given too: the id function leaves each
+    /// block's decompressed bytes and payload hash there for the validator.
+    public static func gossipConfiguration(localPeer: PeerID, rollup: RollupConfig,
+                                           preparingIn prepared: PreparedBlockCache) -> GossipSubConfiguration {
+        var c = GossipSubConfiguration.opNode(localPeer: localPeer, blockTime: rollup.blockTime,
+                                              topics: Set(BlockTopics(chainID: rollup.chainID).all),
+                                              randomSeed: UInt64.random(in: 0...UInt64.max))
+        c.messageID = .opStack(preparingIn: prepared)
+        return c
     }
 
     /// Joins the four topics and installs the validators.
     public func start() throws(GossipRouterError) {
+        // With a signer to check and a second core, the message-id function starts each block's
+        // payload hash for the signature check while the id is hashed (PreparedBlockCache).
+        if ProcessInfo.processInfo.activeProcessorCount > 1, validators[.v1]?.withLock({ $0.config.signer.contains { $0 != 0 } }) ?? false {
+            prepared.speculation = true
+        }
         for version in PayloadVersion.allCases {
             let topic = topics.topic(for: version)
             service.setValidator(topic) { [weak self] request in
@@ -93,18 +107,25 @@ public final class BlockGossip: @unchecked Sendable {  // safe: mutable state is
     public var outcomeCounts: [String: Int] { counts.current }
 
     /// Validations that used the message-id function's decompressed bytes instead of
-    /// decompressing again (`DecompressedBlockCache`).
+    /// decompressing again (`PreparedBlockCache`).
     public var reusedDecompressions: Int { reused.current }
 
     private func validate(version: PayloadVersion, request: ValidationRequest) -> ValidationOutcome {
         guard let lock = validators[version] else { return .reject }
         let now = clock.unixSeconds()
-        // The router's message-id function already decompressed the data (DecompressedBlockCache);
-        // the compressed bytes are only needed on a miss.
-        let decompressed = DecompressedBlockCache.shared.take(id: request.id.bytes)
-        if decompressed != nil { reused.withLock { $0 += 1 } }
-        let data = decompressed == nil ? [UInt8](request.message.data) : []
-        let checked = lock.withLock { $0 }.check(version: version, data: data, now: now, decompressed: decompressed)
+        // The router's message-id function already decompressed the data and started the payload
+        // hash (PreparedBlockCache); the compressed bytes are only needed on a miss.
+        let prepared = self.prepared.take(id: request.id.bytes)
+        if prepared != nil { reused.withLock { $0 += 1 } }
+        let data = prepared == nil ? [UInt8](request.message.data) : []
+        // Checks on this thread; a second core only if one is free (ValidationCores).
+        ValidationCores.enter()
+        defer { ValidationCores.leave() }
+        var validator = lock.withLock { $0 }
+        let spare = prepared?.payloadHash == nil && validator.config.overlapHashing && ValidationCores.reserveSpare()
+        defer { if spare { ValidationCores.leave() } }
+        validator.config.overlapHashing = spare
+        let checked = validator.check(version: version, data: data, now: now, prepared: prepared)
         let result = lock.withLock { $0.record(checked) }
         if result.outcome == .accept, let env = result.envelope {
             _ = accepted.withLock { $0.set(request.id, (env, version)) }
@@ -131,6 +152,10 @@ public final class BlockGossip: @unchecked Sendable {  // safe: mutable state is
 
     /// Publishes already signed and compressed gossip data on the topic of `version`.
     public func publish(data: [UInt8], version: PayloadVersion) throws {
-        try service.publish(topic: topics.topic(for: version), data: data)
+        let topic = topics.topic(for: version)
+        // The id of our own message, remembered so the router's id function finds it by content;
+        // nothing is prepared for validation (our publishes are not validated).
+        _ = OPMessageID.compute(topic: topic, data: data, cache: prepared, forValidation: false)
+        try service.publish(topic: topic, data: data)
     }
 }

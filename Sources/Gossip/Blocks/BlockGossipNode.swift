@@ -12,8 +12,10 @@ public final class BlockGossipNode: @unchecked Sendable {  // safe: immutable af
                 listen: String = "/ip4/127.0.0.1/tcp/0") throws {
         host = P2PHost(config: HostConfig(identity: identity))
         try host.listen(on: try Multiaddr(listen))
-        service = try GossipService(host: host, configuration: BlockGossip.gossipConfiguration(localPeer: host.peerID, rollup: rollup))
-        gossip = BlockGossip(service: service, rollup: rollup, signer: signer)
+        let prepared = PreparedBlockCache()
+        service = try GossipService(host: host, configuration: BlockGossip.gossipConfiguration(localPeer: host.peerID, rollup: rollup,
+                                                                                             preparingIn: prepared))
+        gossip = BlockGossip(service: service, rollup: rollup, signer: signer, prepared: prepared)
         service.start()
         try gossip.start()
     }

@@ -190,9 +190,15 @@ public struct BlockValidator: Sendable {
     /// can run on several messages at once. `.accept` here means "passed so far".
     public func check(version: PayloadVersion, data: [UInt8], now: UInt64,
                       decompressed: [UInt8]? = nil) -> BlockValidationResult {
+        check(version: version, data: data, now: now, prepared: decompressed.map { PreparedBlock(decompressed: $0) })
+    }
+
+    /// `check` with what the message-id function prepared (`PreparedBlockCache`): the
+    /// decompressed bytes and possibly the payload hash, already running on another core.
+    public func check(version: PayloadVersion, data: [UInt8], now: UInt64, prepared: PreparedBlock?) -> BlockValidationResult {
         // 1–4: snappy, bounded on the declared length before decoding.
         let raw: [UInt8]
-        if let d = decompressed {
+        if let d = prepared?.decompressed {
             guard d.count >= Self.minGossipSize else { return .fail(.tooSmall(d.count)) }
             raw = d
         } else {
@@ -210,7 +216,14 @@ public struct BlockValidator: Sendable {
         if config.signer.allSatisfy({ $0 == 0 }) { return .fail(.noSignerConfigured) }
         let signer: Result<[UInt8], CryptoError>
         let early: DecodedBlock?
-        if config.overlapHashing {
+        if let payloadHash = prepared?.payloadHash {
+            // The payload hash started when the id was computed; decode and hash the block here
+            // meanwhile, then recover from it.
+            early = decodeAhead(version: version, payloadBytes: payloadBytes, now: now)
+            signer = Result { () throws(CryptoError) in
+                try BlockSigning.recoverSigner(signature: signature, chainID: config.rollup.chainID, payloadHash: payloadHash.value())
+            }
+        } else if config.overlapHashing {
             (signer, early) = overlapped(version: version, signature: signature, payloadBytes: payloadBytes, now: now)
         } else {
             signer = recoverSigner(signature: signature, payloadBytes: payloadBytes)

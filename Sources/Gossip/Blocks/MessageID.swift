@@ -1,3 +1,4 @@
+import Foundation
 import P2PCore
 
 /// op-node's gossip message id (spec §2.5, `BuildMsgIdFn`), including the topic — the form the
@@ -10,20 +11,32 @@ public enum OPMessageID {
     static let validSnappyDomain: [UInt8] = [1, 0, 0, 0]
     static let invalidSnappyDomain: [UInt8] = [0, 0, 0, 0]
 
-    /// Computes the id, decompressing `data` once, and leaves the decompressed bytes in
-    /// `cache` for the block validator (the router's message-id function calls this).
-    public static func compute(topic: String, data: [UInt8],
-                               cache: DecompressedBlockCache = .shared) -> [UInt8] {
-        data.withUnsafeBytes { compute(topic: topic, data: $0, cache: cache) }
+    /// Computes the id of `data` received or published on `topic` (the router's message-id
+    /// function, `MessageIDFunction.opStack(preparingIn:)`, calls this). A copy of a recent
+    /// message's exact bytes gets that message's id from `cache` without decompressing or
+    /// hashing. Otherwise the data is decompressed once and, if `forValidation`, the payload
+    /// hash for the signature check is started on another core right away (it runs while this
+    /// thread hashes the id) and both are left in `cache` for the block validator
+    /// (`PreparedBlockCache`); our own publishes pass false: they are never validated.
+    public static func compute(topic: String, data: some ContiguousBytes & Sendable,
+                               cache: PreparedBlockCache, forValidation: Bool = true) -> [UInt8] {
+        data.withUnsafeBytes { raw in
+            if let id = cache.knownID(topic: topic, data: raw) { return id }
+            let decompressed = try? Snappy.decompress(raw, maxLength: maxGossipSize)
+            let payloadHash = forValidation ? decompressed.flatMap(cache.speculate) : nil
+            if let payloadHash { SpeculationThread.shared.submit(payloadHash) }
+            let id = compute(topic: topic, data: raw, decompressed: decompressed)
+            if forValidation, let decompressed {
+                cache.insert(id: id, PreparedBlock(decompressed: decompressed, payloadHash: payloadHash))
+            }
+            cache.remember(topic: topic, data: data, count: raw.count, id: id)
+            return id
+        }
     }
 
-    /// The same over borrowed bytes (the router's message data, without copying it first).
-    public static func compute(topic: String, data: UnsafeRawBufferPointer,
-                               cache: DecompressedBlockCache = .shared) -> [UInt8] {
-        let decompressed = try? Snappy.decompress(data, maxLength: maxGossipSize)
-        let id = compute(topic: topic, data: data, decompressed: decompressed)
-        if let decompressed { cache.insert(id: id, bytes: decompressed) }
-        return id
+    /// The id alone (nothing remembered or prepared).
+    public static func compute(topic: String, data: [UInt8]) -> [UInt8] {
+        compute(topic: topic, data: data, decompressed: decompress(data))
     }
 
     /// Computes the id when the caller already decompressed the data (nil = not valid snappy

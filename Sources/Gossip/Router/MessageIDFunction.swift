@@ -29,6 +29,13 @@ public struct MessageIDFunction: Sendable {
     /// op-node's id (spec §2.5, `OPMessageID`): sha256 over a snappy-validity domain, the topic
     /// and the (decompressed) data, first 20 bytes.
     public static let opStack = MessageIDFunction(contentBased: true) { m in
-        m.data.withUnsafeBytes { OPMessageID.compute(topic: m.topic, data: $0) }
+        m.data.withUnsafeBytes { OPMessageID.compute(topic: m.topic, data: $0, decompressed: try? Snappy.decompress($0, maxLength: OPMessageID.maxGossipSize)) }
+    }
+
+    /// op-node's id, leaving what it computed on the way in `cache` for the node's block
+    /// validator (decompressed bytes, the payload hash started on another core) and finding
+    /// copies of recent messages by content (`PreparedBlockCache`).
+    public static func opStack(preparingIn cache: PreparedBlockCache) -> MessageIDFunction {
+        MessageIDFunction(contentBased: true) { m in OPMessageID.compute(topic: m.topic, data: m.data, cache: cache) }
     }
 }

@@ -33,6 +33,8 @@ public final class GossipService: @unchecked Sendable {
     private var early: [PeerID: [PBRPC]] = [:]
     private static let maxEarlyRPCs = 64
     private let traceCounts = Locked<[String: Int]>([:])
+    /// RPCs written to each peer's stream that the router has not been told about (`route`).
+    private let written = Locked<[PeerID: Int]>([:])
     private var started = false
 
     /// An RPC to write with its messages' shared encodings (`GossipAction.send`).
@@ -62,7 +64,7 @@ public final class GossipService: @unchecked Sendable {
             let params = router.parameters
             heartbeat.schedule(after: params.heartbeatInitialDelay, repeating: params.heartbeatInterval) { [weak self] in
                 guard let self else { return }
-                self.apply(self.router.heartbeat(now: self.now))
+                self.route { $0.heartbeat(now: self.now) }
             }
         }
         for p in protocols {
@@ -79,7 +81,7 @@ public final class GossipService: @unchecked Sendable {
                 self.queue.async {
                     self.outbound[peer] = nil
                     self.early[peer] = nil
-                    self.apply(self.router.removePeer(peer, now: self.now))
+                    self.route { $0.removePeer(peer, now: self.now) }
                 }
             case .connected:
                 break
@@ -94,21 +96,29 @@ public final class GossipService: @unchecked Sendable {
     // MARK: API
 
     public func join(_ topic: String) throws(GossipRouterError) {
-        let r: Result<[GossipAction], GossipRouterError> = queue.sync {
-            do throws(GossipRouterError) { return .success(try router.join(topic, now: now)) } catch { return .failure(error) }
+        let r: Result<Void, GossipRouterError> = queue.sync {
+            do throws(GossipRouterError) {
+                settleWrites()
+                apply(try router.join(topic, now: now))
+                return .success(())
+            } catch { return .failure(error) }
         }
-        apply(try r.get())
+        try r.get()
     }
 
     public func leave(_ topic: String) {
-        queue.async { self.apply(self.router.leave(topic, now: self.now)) }
+        queue.async { self.route { $0.leave(topic, now: self.now) } }
     }
 
     public func publish(topic: String, data: [UInt8]) throws(GossipRouterError) {
-        let r: Result<[GossipAction], GossipRouterError> = queue.sync {
-            do throws(GossipRouterError) { return .success(try router.publish(topic: topic, data: data, now: now)) } catch { return .failure(error) }
+        let r: Result<Void, GossipRouterError> = queue.sync {
+            do throws(GossipRouterError) {
+                settleWrites()
+                apply(try router.publish(topic: topic, data: data, now: now))
+                return .success(())
+            } catch { return .failure(error) }
         }
-        apply(try r.get())
+        try r.get()
     }
 
     public func setValidator(_ topic: String, _ validator: @escaping Validator) {
@@ -156,10 +166,10 @@ public final class GossipService: @unchecked Sendable {
                     }
                     let info = self.host.connectionInfo(peer)
                     let ip = info.flatMap { Self.ip(of: $0.remoteAddress) }
-                    self.apply(self.router.addPeer(peer, protocol: proto, outbound: info?.direction == .outbound, ip: ip, now: self.now))
+                    self.route { $0.addPeer(peer, protocol: proto, outbound: info?.direction == .outbound, ip: ip, now: self.now) }
                     for p in queued { self.write(p.rpc, encodedMessages: p.encodedMessages, to: peer) }
                     for rpc in self.early.removeValue(forKey: peer) ?? [] {
-                        self.apply(self.router.handleRPC(from: peer, rpc: rpc, now: self.now))
+                        self.route { $0.handleRPC(from: peer, rpc: rpc, now: self.now) }
                     }
                 }
             }
@@ -169,7 +179,7 @@ public final class GossipService: @unchecked Sendable {
     private func outboundClosed(_ peer: PeerID, _ stream: P2PStream) {
         guard case .open(let s)? = outbound[peer], s === stream else { return }
         outbound[peer] = nil
-        apply(router.removePeer(peer, now: now))
+        route { $0.removePeer(peer, now: now) }
     }
 
     private func inbound(_ stream: P2PStream) {
@@ -195,7 +205,7 @@ public final class GossipService: @unchecked Sendable {
                     self.early[peer] = held
                     return
                 }
-                for rpc in decoded { self.apply(self.router.handleRPC(from: peer, rpc: rpc, now: self.now)) }
+                for rpc in decoded { self.route { $0.handleRPC(from: peer, rpc: rpc, now: self.now) } }
             }
         }
         stream.onRemoteClose = { stream.closeWrite() }
@@ -210,10 +220,9 @@ public final class GossipService: @unchecked Sendable {
                 logger.info("dropping oversized RPC", metadata: ["peer": "\(peer)", "error": "\(error)"])
                 return
             }
-            stream.queue.async { [weak self] in
+            stream.queue.async { [written] in
                 stream.write(contentsOf: frame)  // the pieces of one frame, flushed together
-                guard let self else { return }
-                self.queue.async { self.router.rpcWritten(to: peer) }
+                written.withLock { $0[peer, default: 0] += 1 }  // told to the router at its next entry
             }
         case .opening(var queued)?:
             queued.append((rpc, encodedMessages))
@@ -224,6 +233,25 @@ public final class GossipService: @unchecked Sendable {
     }
 
     // MARK: Actions
+
+    /// Runs a router entry point (on `queue`) and performs its actions. The router first learns
+    /// which RPCs were written since its last entry: counting them here rather than hopping back
+    /// to the router queue after every write keeps its per-peer queue bound exact whenever it
+    /// enqueues, without a thread wake-up per RPC.
+    private func route(_ body: (inout GossipSubRouter) -> [GossipAction]) {
+        settleWrites()
+        apply(body(&router))
+    }
+
+    private func settleWrites() {
+        let done = written.withLock { w -> [PeerID: Int] in
+            guard !w.isEmpty else { return [:] }
+            let d = w
+            w = [:]
+            return d
+        }
+        for (peer, n) in done { router.rpcWritten(to: peer, count: n) }
+    }
 
     private func apply(_ actions: [GossipAction]) {
         for action in actions {
@@ -238,7 +266,7 @@ public final class GossipService: @unchecked Sendable {
                 validationQueue.async { [weak self] in
                     let outcome = validator(request)
                     guard let self else { return }
-                    self.queue.async { self.apply(self.router.deliverValidationResult(request.id, outcome: outcome, now: self.now)) }
+                    self.queue.async { self.route { $0.deliverValidationResult(request.id, outcome: outcome, now: self.now) } }
                 }
             case .deliver(let topic, let message, let from, let id):
                 for s in subscribers { s(topic, message, from, id) }

@@ -1,23 +1,16 @@
-import CSodium
 #if arch(x86_64)
 import KeccakSIMD
 #endif
 
 /// keccak256 of many independent messages at once (the transaction trie's nodes, spec §1.4).
-/// On x86_64 CPUs whose CPU and OS support AVX-512F (libsodium's runtime CPU detection, which
-/// checks CPUID and the XCR0 zmm/opmask state bits) the messages go eight at a time through
+/// On x86_64 CPUs whose CPU and OS support AVX-512F (`Keccak256.avx512Available`: libsodium's
+/// runtime CPU detection, which checks CPUID and the XCR0 zmm/opmask state bits) the messages go eight at a time through
 /// KeccakSIMD's 8-way Keccak-f[1600], a module compiled for AVX-512F and never entered without
-/// this check; otherwise, and for a single message, one by one through nettle as
-/// `Keccak256.hash`. The digests are the same either way.
+/// this check; otherwise, and for a single message, one by one as `Keccak256.hash`. The
+/// digests are the same either way.
 extension Keccak256 {
     /// Whether `hash(_:ranges:)` uses the 8-way AVX-512F permutation on this machine.
-    public static let multiBufferAvailable: Bool = {
-        #if arch(x86_64)
-        return sodiumInitialized && sodium_runtime_has_avx512f() != 0
-        #else
-        return false
-        #endif
-    }()
+    public static var multiBufferAvailable: Bool { avx512Available }
 
     /// keccak256 of `bytes[r]` for each range `r`, concatenated: digest `i` is bytes
     /// `32 i ..< 32 i + 32` of the result. Every range must lie within `bytes` (the caller built

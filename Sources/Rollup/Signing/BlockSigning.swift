@@ -21,11 +21,15 @@ public enum BlockSigning {
     /// that is not 32 bytes is right-padded with zeros or truncated, as Go copies into `[32]byte`.
     public static func signingHash(domain: [UInt8] = blocksV1Domain, chainID: UInt64,
                                    payloadBytes: some Collection<UInt8>) -> [UInt8] {
+        signingHash(domain: domain, chainID: chainID, payloadHash: payloadHash(payloadBytes: payloadBytes))
+    }
+
+    /// The same from an already computed keccak256(payloadBytes) (32 bytes).
+    public static func signingHash(domain: [UInt8] = blocksV1Domain, chainID: UInt64, payloadHash: [UInt8]) -> [UInt8] {
         var msg = [UInt8](repeating: 0, count: 96)
         for (i, b) in domain.prefix(32).enumerated() { msg[i] = b }
         for i in 0..<8 { msg[63 - i] = UInt8(truncatingIfNeeded: chainID >> (8 * UInt64(i))) }
-        let ph = payloadHash(payloadBytes: payloadBytes)
-        msg.replaceSubrange(64..<96, with: ph)
+        for (i, b) in payloadHash.prefix(32).enumerated() { msg[64 + i] = b }
         return Keccak256.hash(msg)
     }
 
@@ -39,8 +43,12 @@ public enum BlockSigning {
     /// (`crypto.SigToPub`: 65 bytes, v < 4, else `CryptoError`).
     public static func recoverSigner(signature: [UInt8], chainID: UInt64,
                                      payloadBytes: some Collection<UInt8>) throws(CryptoError) -> [UInt8] {
+        try recoverSigner(signature: signature, chainID: chainID, payloadHash: payloadHash(payloadBytes: payloadBytes))
+    }
+
+    /// The same from an already computed keccak256(payloadBytes).
+    public static func recoverSigner(signature: [UInt8], chainID: UInt64, payloadHash: [UInt8]) throws(CryptoError) -> [UInt8] {
         guard signature.count == signatureSize else { throw .invalidSignature }
-        return try Secp256k1.recoverAddress(hash: signingHash(chainID: chainID, payloadBytes: payloadBytes),
-                                            signature: signature)
+        return try Secp256k1.recoverAddress(hash: signingHash(chainID: chainID, payloadHash: payloadHash), signature: signature)
     }
 }

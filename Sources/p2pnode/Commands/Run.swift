@@ -91,13 +91,15 @@ struct Run: AsyncParsableCommand {
         }
         let blockStore = try store.open()
         let service: GossipService
+        let prepared = PreparedBlockCache()
         do {
-            service = try GossipService(host: host, configuration: BlockGossip.gossipConfiguration(localPeer: host.peerID, rollup: config))
+            service = try GossipService(host: host, configuration: BlockGossip.gossipConfiguration(localPeer: host.peerID, rollup: config,
+                                                                                                 preparingIn: prepared))
         } catch {
             throw CLIError("gossip configuration: \(error)")
         }
         service.logger = Logger(label: "p2pnode.gossip")
-        let blocks = BlockGossip(service: service, rollup: config, signer: signer, pastThreshold: threshold)
+        let blocks = BlockGossip(service: service, rollup: config, signer: signer, pastThreshold: threshold, prepared: prepared)
         service.start()
         do { try blocks.start() } catch { throw CLIError("joining block topics: \(error)") }
         blocks.onBlock { block in
