@@ -185,6 +185,41 @@ import Testing
 
     // MARK: Flow control
 
+    /// A reader that raises a stream's window lets the writer send that much ahead at once, with
+    /// the credit in one update (on the ACK for a stream not yet acknowledged); it is capped at
+    /// the session maximum, never lowered, and ignored for unknown or closed streams.
+    @Test func raisedReceiveWindowIsCreditedAtOnce() throws {
+        var p = Pair()
+        p.autoConsume = false
+        let id = try p.client.openStream(now: p.now)
+        p.pump()
+        // Not acknowledged yet: the ACK carries the whole credit.
+        p.server.raiseReceiveWindow(id, to: 4 * 1024 * 1024)
+        #expect(p.server.takeOutbound() == Self.frame(.windowUpdate, .ack, 1, 4 * 1024 * 1024 - 256 * 1024))
+        #expect(p.server.receiveWindow(id) == 4 * 1024 * 1024)
+        p.server.raiseReceiveWindow(id, to: 4 * 1024 * 1024)  // the same size again: nothing
+        p.server.raiseReceiveWindow(id, to: 64 * 1024)        // smaller: never lowered
+        #expect(p.server.takeOutbound().isEmpty)
+        p.client.receive(Self.frame(.windowUpdate, .ack, 1, 4 * 1024 * 1024 - 256 * 1024), now: p.now)
+        // The reader consumes nothing (no window updates), yet 3 MiB go through.
+        let payload = [UInt8](repeating: 9, count: 3 * 1024 * 1024)
+        var written = 0
+        for _ in 0..<100 where written < payload.count {
+            written += try p.client.write(id, payload[written...])
+            p.pump()
+        }
+        #expect(written == payload.count)
+        #expect(Self.data(id, in: p.serverEvents).count == payload.count)
+        #expect(p.client.queuedBytes(id) == 0)
+        // Acknowledged stream: a plain update; capped at the session's maximum (16 MiB).
+        p.server.raiseReceiveWindow(id, to: UInt32.max)
+        #expect(p.server.receiveWindow(id) == 16 * 1024 * 1024)
+        #expect(p.server.takeOutbound() == Self.frame(.windowUpdate, [], 1, 12 * 1024 * 1024))
+        // Unknown stream: ignored.
+        p.server.raiseReceiveWindow(YamuxStreamID(rawValue: 99), to: 1 << 20)
+        #expect(p.server.takeOutbound().isEmpty)
+    }
+
     @Test func sendWindowExhaustionAndUpdates() throws {
         var p = Pair()
         p.autoConsume = false

@@ -35,6 +35,11 @@ public final class GossipService: @unchecked Sendable {
     private let traceCounts = Locked<[String: Int]>([:])
     /// RPCs written to each peer's stream that the router has not been told about (`route`).
     private let written = Locked<[PeerID: Int]>([:])
+    /// IDONTWANT-only RPCs waiting for the router's next entry (`settle`), bounded.
+    private let deferred = Locked<[(peer: PeerID, rpc: PBRPC)]>([])
+    static let maxDeferredRPCs = 4096
+    /// The yamux receive window of inbound pubsub streams.
+    static let receiveWindow = 4 * 1024 * 1024
     private var started = false
 
     /// An RPC to write with its messages' shared encodings (`GossipAction.send`).
@@ -98,7 +103,7 @@ public final class GossipService: @unchecked Sendable {
     public func join(_ topic: String) throws(GossipRouterError) {
         let r: Result<Void, GossipRouterError> = queue.sync {
             do throws(GossipRouterError) {
-                settleWrites()
+                settle()
                 apply(try router.join(topic, now: now))
                 return .success(())
             } catch { return .failure(error) }
@@ -113,7 +118,7 @@ public final class GossipService: @unchecked Sendable {
     public func publish(topic: String, data: [UInt8]) throws(GossipRouterError) {
         let r: Result<Void, GossipRouterError> = queue.sync {
             do throws(GossipRouterError) {
-                settleWrites()
+                settle()
                 apply(try router.publish(topic: topic, data: data, now: now))
                 return .success(())
             } catch { return .failure(error) }
@@ -185,6 +190,10 @@ public final class GossipService: @unchecked Sendable {
     private func inbound(_ stream: P2PStream) {
         let peer = stream.remotePeer
         var decoder = RPCFrameDecoder(maxFrameSize: maxRPCSize)
+        // Every RPC is decoded as it arrives, and blocks are ~100 KB: a 4 MiB window instead of
+        // yamux's 256 KiB start saves a window update (a frame and a wake-up on both sides) per
+        // block or so; the stream's buffer stays bounded by the host's maxStreamBuffer.
+        stream.raiseReceiveWindow(to: Self.receiveWindow)
         stream.onData = { [weak self] bytes in
             guard let self else { return }
             decoder.append(bytes)
@@ -195,8 +204,11 @@ public final class GossipService: @unchecked Sendable {
                 self.logger.info("bad pubsub frame; resetting stream", metadata: ["peer": "\(peer)", "error": "\(error)"])
                 stream.reset()
             }
-            guard !rpcs.isEmpty else { return }
-            let decoded = rpcs
+            // IDONTWANT-only RPCs (one per mesh peer per large message) only matter when the router
+            // next decides what to send: they wait for its next entry instead of waking it.
+            let decoded = rpcs.filter { !Self.isOnlyIDontWant($0) }
+            if decoded.count < rpcs.count { self.deferIDontWants(rpcs.filter(Self.isOnlyIDontWant), from: peer) }
+            guard !decoded.isEmpty else { return }
             self.queue.async {
                 if self.outbound[peer] == nil { self.openOutbound(to: peer) }
                 if case .opening? = self.outbound[peer] {
@@ -239,11 +251,13 @@ public final class GossipService: @unchecked Sendable {
     /// to the router queue after every write keeps its per-peer queue bound exact whenever it
     /// enqueues, without a thread wake-up per RPC.
     private func route(_ body: (inout GossipSubRouter) -> [GossipAction]) {
-        settleWrites()
+        settle()
         apply(body(&router))
     }
 
-    private func settleWrites() {
+    /// Brings the router up to date before an entry: the RPCs written since its last entry, and
+    /// the IDONTWANT-only RPCs that arrived without waking it (`deferIDontWants`).
+    private func settle() {
         let done = written.withLock { w -> [PeerID: Int] in
             guard !w.isEmpty else { return [:] }
             let d = w
@@ -251,6 +265,30 @@ public final class GossipService: @unchecked Sendable {
             return d
         }
         for (peer, n) in done { router.rpcWritten(to: peer, count: n) }
+        let held = deferred.withLock { d -> [(peer: PeerID, rpc: PBRPC)] in
+            guard !d.isEmpty else { return [] }
+            let x = d
+            d = []
+            return x
+        }
+        for (peer, rpc) in held { apply(router.handleRPC(from: peer, rpc: rpc, now: now)) }
+    }
+
+    /// Whether an RPC carries nothing but IDONTWANT (no messages, subscriptions or other control).
+    static func isOnlyIDontWant(_ rpc: PBRPC) -> Bool {
+        guard rpc.publish.isEmpty, rpc.subscriptions.isEmpty, rpc.hasControl else { return false }
+        let c = rpc.control
+        return !c.idontwant.isEmpty && c.ihave.isEmpty && c.iwant.isEmpty && c.graft.isEmpty && c.prune.isEmpty
+    }
+
+    /// Holds IDONTWANT-only RPCs for the router's next entry (`settle`): at most
+    /// `maxDeferredRPCs` in all; beyond that they are dropped (IDONTWANT is advisory: a dropped
+    /// one costs at most a duplicate). The heartbeat is an entry, so none waits longer than one
+    /// heartbeat interval.
+    private func deferIDontWants(_ rpcs: [PBRPC], from peer: PeerID) {
+        deferred.withLock { d in
+            for rpc in rpcs where d.count < Self.maxDeferredRPCs { d.append((peer, rpc)) }
+        }
     }
 
     private func apply(_ actions: [GossipAction]) {

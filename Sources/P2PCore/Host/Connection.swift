@@ -462,6 +462,12 @@ final class Connection: @unchecked Sendable {
         }
     }
 
+    func streamRaiseReceiveWindow(_ id: YamuxStreamID, to window: UInt32) {
+        guard phase == .muxed else { return }
+        yamux.raiseReceiveWindow(id, to: window)
+        flush()
+    }
+
     func streamCloseWrite(_ id: YamuxStreamID) {
         guard phase == .muxed else { return }
         try? yamux.closeWrite(id)

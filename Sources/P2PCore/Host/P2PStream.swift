@@ -79,6 +79,16 @@ public final class P2PStream: @unchecked Sendable {
         if queued { connection.flush() }
     }
 
+    /// Lets the peer send up to `bytes` ahead of what we have read (the yamux receive window,
+    /// 256 KiB at first, capped at the session's maximum, never lowered). For protocols whose
+    /// handler consumes every byte as it arrives and whose messages are large (gossipsub RPCs):
+    /// fewer window updates. What arrives before `onData` is set is still bounded by
+    /// `HostConfig.maxStreamBuffer`.
+    public func raiseReceiveWindow(to bytes: Int) {
+        guard resetError == nil else { return }
+        connection?.streamRaiseReceiveWindow(id, to: UInt32(clamping: max(0, bytes)))
+    }
+
     /// Half-close: the peer sees EOF after the data already written.
     public func closeWrite() {
         guard resetError == nil, !localClosed else { return }

@@ -225,6 +225,27 @@ public struct YamuxSession: Sendable {
         removeStream(id.rawValue)
     }
 
+    /// Raises `id`'s receive window to `window` bytes (capped at `config.maxStreamWindow`; never
+    /// lowered) and credits the peer the difference at once. For streams whose application reads
+    /// everything as it arrives (gossipsub RPCs of up to 10 MiB): fewer window updates, each a
+    /// frame and a wake-up on both sides. Auto-tuning goes on from the new size.
+    public mutating func raiseReceiveWindow(_ id: YamuxStreamID, to window: UInt32) {
+        let sid = id.rawValue
+        guard !isClosed, let stream = streams[sid], !stream.readClosed else { return }
+        let target = min(window, config.maxStreamWindow)
+        guard target > stream.recvWindow else { return }
+        streams[sid]?.recvWindow = target
+        if stream.phase == .synReceived {
+            sendWindowUpdate(sid, now: nil)  // the ACK carries the credit
+            return
+        }
+        guard var s = streams[sid] else { return }
+        let (needed, delta) = s.growReceiveWindow(to: target, force: true)
+        streams[sid] = s
+        guard needed, delta > 0 else { return }
+        send(.windowUpdate, [], sid, delta)
+    }
+
     /// Reports that the application has taken `count` bytes of `id`'s data; sends a window update
     /// once half the window is free, growing the window if it was consumed within 4 RTTs.
     public mutating func consumed(_ id: YamuxStreamID, _ count: Int, now: Duration) {
