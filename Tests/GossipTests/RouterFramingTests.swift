@@ -112,17 +112,21 @@ import Testing
             rpcs.append(rpc)
             stream += try RPCFraming.encode(rpc, maxSize: 1 << 20)
         }
-        var decoder = RPCFrameDecoder(maxFrameSize: 1 << 20)
-        var out: [PBRPC] = []
-        var i = 0
-        while i < stream.count {
-            let n = min(stream.count - i, 1 + r.int(700))
-            decoder.append(stream[i..<(i + n)])
-            i += n
-            while let rpc = try decoder.next() { out.append(rpc) }
+        // Chunks as slices (always copied) and as whole arrays (taken without a copy when nothing
+        // is pending), cut anywhere: inside prefixes, inside bodies, and across several frames.
+        for asArrays in [false, true] {
+            var decoder = RPCFrameDecoder(maxFrameSize: 1 << 20)
+            var out: [PBRPC] = []
+            var i = 0
+            while i < stream.count {
+                let n = min(stream.count - i, 1 + r.int(asArrays ? 3000 : 700))
+                if asArrays { decoder.append(Array(stream[i..<(i + n)])) } else { decoder.append(stream[i..<(i + n)]) }
+                i += n
+                while let rpc = try decoder.next() { out.append(rpc) }
+            }
+            #expect(out == rpcs, "arrays: \(asArrays)")
+            #expect(decoder.bufferedByteCount == 0)
         }
-        #expect(out == rpcs)
-        #expect(decoder.bufferedByteCount == 0)
     }
 
     @Test func framesOverTheLimitAreRefusedFromThePrefix() throws {

@@ -247,6 +247,13 @@ public struct RPCFrameDecoder: Sendable {
     public var bufferedByteCount: Int { buffer.count - offset }
 
     public mutating func append<C: Collection>(_ bytes: C) where C.Element == UInt8 {
+        // Nothing pending: take the caller's array as it is (a block arrives as one array of
+        // whole frames; decoding reads it in place), instead of copying it into ours.
+        if offset == buffer.count, let array = bytes as? [UInt8] {
+            buffer = array
+            offset = 0
+            return
+        }
         if offset > 0 && offset >= buffer.count / 2 {
             buffer.removeFirst(offset)
             offset = 0
@@ -274,13 +281,14 @@ public struct RPCFrameDecoder: Sendable {
         // Decoded in place: swift-protobuf copies every field out of its input (BinaryDecoder
         // `Data(bytes:count:)` for bytes and unknown fields), so a no-copy view of the buffer
         // does not escape, and a 100 KB block is not copied once more into a body array.
-        let rpc: Result<PBRPC, RPCFramingError> = buffer.withUnsafeMutableBytes { raw in
+        // The view is only read (the pointer is mutable because `Data`'s no-copy initialiser wants one).
+        let rpc: Result<PBRPC, RPCFramingError> = buffer.withUnsafeBytes { raw in
             guard bodyLength > 0, let base = raw.baseAddress else { return .success(PBRPC()) }
-            let view = Data(bytesNoCopy: base + start, count: bodyLength, deallocator: .none)
+            let view = Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: base + start), count: bodyLength, deallocator: .none)
             do { return .success(try PBRPC(serializedBytes: view)) } catch { return .failure(.invalidProtobuf("\(error)")) }
         }
         if offset == buffer.count {
-            buffer.removeAll(keepingCapacity: true)
+            buffer = []  // may be the caller's array: drop the reference rather than clear it
             offset = 0
         }
         return try rpc.get()
