@@ -177,6 +177,7 @@ enum GossipBenchmarks {
         let cpuPerBlock = (TransportBenchmarks.processCPUSeconds() - cpuStart) / Double(measured) * 1000
         // Copies beyond the first that reached a node (DUPLICATE_MESSAGE), per delivered block.
         let duplicates = nodes.reduce(0) { $0 + ($1.service.traceCounters["DUPLICATE_MESSAGE"] ?? 0) }
+        let dropped = nodes.reduce(0) { $0 + $1.service.unwantedSendsDropped }
         let deliveries = (1...(warmup + measured)).reduce(0) { $0 + all.get(UInt64(10_000 + $1)).count }
         for node in nodes { node.close() }
         Bench.row("publish to all 49 peers, first \(warmup) (warm-up), median", percentile(cold, 0.5), unit: "ms", limit: nil)
@@ -186,6 +187,8 @@ enum GossipBenchmarks {
         Bench.row("process CPU per measured block (50 nodes)", cpuPerBlock, unit: "ms", limit: nil)
         let perDelivery = deliveries > 0 ? Double(duplicates) / Double(deliveries) : .nan
         Bench.row("duplicate copies per delivered block", perDelivery, unit: "", limit: nil)
+        Bench.row("sends dropped at the last moment (IDONTWANT), per delivered block",
+                  deliveries > 0 ? Double(dropped) / Double(deliveries) : .nan, unit: "", limit: nil)
         print("RESULT gossip.mesh50.median_ms=\(percentile(toAll, 0.5)) gossip.mesh50.p99_ms=\(percentile(toAll, 0.99))")
         print("RESULT gossip.mesh50.duplicates_per_delivery=\(perDelivery)")
     }

@@ -10,6 +10,22 @@ import Testing
         return w
     }
 
+    /// The bounded "recently unwanted" set: FIFO eviction at capacity, duplicates not re-added.
+    @Test func recentIDsKeepTheLastDistinctIDs() {
+        var r = RecentIDs(capacity: 3)
+        for i in 0..<3 { r.insert([UInt8(i)]) }
+        r.insert([1])  // already there: nothing evicted
+        #expect(r.count == 3 && r.contains([0]) && r.contains([1]) && r.contains([2]))
+        r.insert([3])  // evicts the oldest, [0]
+        #expect(!r.contains([0]) && r.contains([3]) && r.count == 3)
+        r.insert([4]); r.insert([5])
+        #expect(!r.contains([1]) && !r.contains([2]) && r.contains([4]) && r.contains([5]))
+        #expect(r.containsAll([MessageID([3]), MessageID([5])]))
+        #expect(!r.containsAll([MessageID([3]), MessageID([9])]))
+        for i in 0..<1000 { r.insert([UInt8(i % 251), UInt8(i / 251)]) }
+        #expect(r.count == 3)
+    }
+
     /// Only RPCs with IDONTWANT and nothing else wait for the router's next entry; anything
     /// the router must answer or act on (messages, subscriptions, IHAVE, IWANT, GRAFT, PRUNE) does not.
     @Test func onlyPureIDontWantRPCsAreDeferred() {

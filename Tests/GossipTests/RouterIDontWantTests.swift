@@ -165,7 +165,8 @@ private typealias F = RouterFixture
         var r = try meshRouter(peers.map { ($0, .meshsub12) })
         let actions = try r.publish(topic: t, data: [UInt8](repeating: 0x5a, count: 100_000), now: F.second)
         var encodings: [[UInt8]] = []
-        for case .send(_, let rpc, let encoded) in actions where !rpc.publish.isEmpty {
+        for case .send(_, let rpc, let encoded, let ids) in actions where !rpc.publish.isEmpty {
+            #expect(ids.count == rpc.publish.count)
             #expect(encoded.count == rpc.publish.count)
             let plain = try RPCFraming.encode(rpc, maxSize: 1 << 20)
             let shared = try RPCFraming.encode(rpc, encodedMessages: encoded, maxSize: 1 << 20)

@@ -85,11 +85,11 @@ enum RouterFixture {
 extension Array where Element == GossipAction {
     /// RPCs sent to `peer`.
     func sent(to peer: PeerID) -> [PBRPC] {
-        compactMap { if case .send(let p, let rpc, _) = $0, p == peer { return rpc } else { return nil } }
+        compactMap { if case .send(let p, let rpc, _, _) = $0, p == peer { return rpc } else { return nil } }
     }
 
     var sends: [(PeerID, PBRPC)] {
-        compactMap { if case .send(let p, let rpc, _) = $0 { return (p, rpc) } else { return nil } }
+        compactMap { if case .send(let p, let rpc, _, _) = $0 { return (p, rpc) } else { return nil } }
     }
 
     var validations: [ValidationRequest] {
@@ -135,7 +135,7 @@ final class RouterTestNet {
     func apply(_ actions: [GossipAction], at node: PeerID) {
         for action in actions {
             switch action {
-            case .send(let to, let rpc, _):
+            case .send(let to, let rpc, _, _):
                 queue.append((node, to, rpc))
                 sentCount += 1
                 routers[node]?.rpcWritten(to: to)

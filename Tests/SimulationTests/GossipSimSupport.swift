@@ -191,7 +191,7 @@ final class GossipSim {
     func apply(_ node: Int, _ actions: [GossipAction]) {
         for action in actions {
             switch action {
-            case .send(let peer, let rpc, _):
+            case .send(let peer, let rpc, _, _):
                 routers[node]?.rpcWritten(to: peer)
                 guard let to = index[peer] else { continue }
                 send(from: node, to: to, rpc)

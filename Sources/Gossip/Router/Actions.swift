@@ -10,8 +10,10 @@ public enum GossipAction: Sendable {
     /// slot of the peer's outbound queue until the host reports it with `rpcWritten(to:count:)`.
     /// `encodedMessages[i]` is the protobuf encoding of `publish[i]`, made once per message and
     /// shared by every peer it goes to (`RPCFraming.encode(_:encodedMessages:maxSize:)` frames
-    /// the RPC without encoding the messages again).
-    case send(PeerID, PBRPC, encodedMessages: [[UInt8]])
+    /// the RPC without encoding the messages again). `messageIDs[i]` is the id of `publish[i]`
+    /// (empty if not known), so the host can drop a message the peer said it does not want after
+    /// the router decided to send it (IDONTWANT crossing the forward).
+    case send(PeerID, PBRPC, encodedMessages: [[UInt8]], messageIDs: [MessageID])
     /// Validate this message and answer with `deliverValidationResult(_:outcome:now:)`.
     case validate(ValidationRequest)
     /// A validated (or locally published) message for local subscribers. `from` is the peer it

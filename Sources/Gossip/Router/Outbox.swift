@@ -104,6 +104,7 @@ extension GossipSubRouter {
             let n = piece.publish.count
             let aligned = encodings.count == rpc.publish.count && offset + n <= encodings.count
             let encoded = aligned ? Array(encodings[offset..<(offset + n)]) : []
+            let pieceIDs = ids.count == rpc.publish.count && offset + n <= ids.count ? Array(ids[offset..<(offset + n)]) : []
             offset += n
             guard let queued = peers[slot]?.queued else { return }
             if queued >= parameters.outboundQueueSize {
@@ -117,7 +118,7 @@ extension GossipSubRouter {
                 continue
             }
             peers[slot]?.queued = queued + 1
-            outbox.actions.append(.send(id, piece, encodedMessages: encoded))
+            outbox.actions.append(.send(id, piece, encodedMessages: encoded, messageIDs: pieceIDs))
             trace(.sendRPC, .sendRPC(to: id))
         }
     }

@@ -38,12 +38,18 @@ public final class GossipService: @unchecked Sendable {
     /// IDONTWANT-only RPCs waiting for the router's next entry (`settle`), bounded.
     private let deferred = Locked<[(peer: PeerID, rpc: PBRPC)]>([])
     static let maxDeferredRPCs = 4096
+    /// Ids each peer recently said it does not want, kept for the last-moment check in `write`
+    /// (the router keeps the authoritative set); ids longer than the router accepts are ignored.
+    private let unwantedByPeer = Locked<[PeerID: RecentIDs]>([:])
+    private let droppedUnwanted = Locked(0)
+    static let recentUnwantedPerPeer = 256
+    static let maxUnwantedIDLength = 128
     /// The yamux receive window of inbound pubsub streams.
     static let receiveWindow = 4 * 1024 * 1024
     private var started = false
 
     /// An RPC to write with its messages' shared encodings (`GossipAction.send`).
-    private typealias PendingRPC = (rpc: PBRPC, encodedMessages: [[UInt8]])
+    private typealias PendingRPC = (rpc: PBRPC, encodedMessages: [[UInt8]], messageIDs: [MessageID])
 
     private enum OutboundStream {
         case opening([PendingRPC])
@@ -86,6 +92,7 @@ public final class GossipService: @unchecked Sendable {
                 self.queue.async {
                     self.outbound[peer] = nil
                     self.early[peer] = nil
+                    self.unwantedByPeer.withLock { _ = $0.removeValue(forKey: peer) }
                     self.route { $0.removePeer(peer, now: self.now) }
                 }
             case .connected:
@@ -172,7 +179,7 @@ public final class GossipService: @unchecked Sendable {
                     let info = self.host.connectionInfo(peer)
                     let ip = info.flatMap { Self.ip(of: $0.remoteAddress) }
                     self.route { $0.addPeer(peer, protocol: proto, outbound: info?.direction == .outbound, ip: ip, now: self.now) }
-                    for p in queued { self.write(p.rpc, encodedMessages: p.encodedMessages, to: peer) }
+                    for p in queued { self.write(p.rpc, encodedMessages: p.encodedMessages, messageIDs: p.messageIDs, to: peer) }
                     for rpc in self.early.removeValue(forKey: peer) ?? [] {
                         self.route { $0.handleRPC(from: peer, rpc: rpc, now: self.now) }
                     }
@@ -223,7 +230,7 @@ public final class GossipService: @unchecked Sendable {
         stream.onRemoteClose = { stream.closeWrite() }
     }
 
-    private func write(_ rpc: PBRPC, encodedMessages: [[UInt8]], to peer: PeerID) {
+    private func write(_ rpc: PBRPC, encodedMessages: [[UInt8]], messageIDs: [MessageID], to peer: PeerID) {
         switch outbound[peer] {
         case .open(let stream)?:
             let frame: [[UInt8]]
@@ -232,12 +239,20 @@ public final class GossipService: @unchecked Sendable {
                 logger.info("dropping oversized RPC", metadata: ["peer": "\(peer)", "error": "\(error)"])
                 return
             }
-            stream.queue.async { [written] in
+            // Messages only: dropped at the last moment if the peer has meanwhile said it does not
+            // want any of them (its IDONTWANT is decoded on this same connection queue).
+            let onlyMessages = !messageIDs.isEmpty && messageIDs.count == rpc.publish.count
+                && rpc.subscriptions.isEmpty && !rpc.hasControl
+            stream.queue.async { [written, unwantedByPeer, droppedUnwanted] in
+                defer { written.withLock { $0[peer, default: 0] += 1 } }  // told to the router at its next entry
+                if onlyMessages, unwantedByPeer.withLock({ $0[peer]?.containsAll(messageIDs) ?? false }) {
+                    droppedUnwanted.withLock { $0 += 1 }
+                    return
+                }
                 stream.write(contentsOf: frame)  // the pieces of one frame, flushed together
-                written.withLock { $0[peer, default: 0] += 1 }  // told to the router at its next entry
             }
         case .opening(var queued)?:
-            queued.append((rpc, encodedMessages))
+            queued.append((rpc, encodedMessages, messageIDs))
             outbound[peer] = .opening(queued)
         case nil:
             router.rpcWritten(to: peer)
@@ -289,13 +304,28 @@ public final class GossipService: @unchecked Sendable {
         deferred.withLock { d in
             for rpc in rpcs where d.count < Self.maxDeferredRPCs { d.append((peer, rpc)) }
         }
+        unwantedByPeer.withLock { all in
+            var recent = all[peer] ?? RecentIDs(capacity: Self.recentUnwantedPerPeer)
+            for rpc in rpcs {
+                for w in rpc.control.idontwant.prefix(Self.recentUnwantedPerPeer) {
+                    for id in w.messageIds.prefix(Self.recentUnwantedPerPeer) where id.count <= Self.maxUnwantedIDLength {
+                        recent.insert([UInt8](id))
+                    }
+                }
+            }
+            all[peer] = recent
+        }
     }
+
+    /// Messages dropped just before writing because the peer had sent IDONTWANT for them after
+    /// the router decided to send (`write`).
+    public var unwantedSendsDropped: Int { droppedUnwanted.current }
 
     private func apply(_ actions: [GossipAction]) {
         for action in actions {
             switch action {
-            case .send(let peer, let rpc, let encodedMessages):
-                write(rpc, encodedMessages: encodedMessages, to: peer)
+            case .send(let peer, let rpc, let encodedMessages, let messageIDs):
+                write(rpc, encodedMessages: encodedMessages, messageIDs: messageIDs, to: peer)
             case .validate(let request):
                 guard let validator = validators[request.topic] else {
                     apply(router.deliverValidationResult(request.id, outcome: .accept, now: now))
@@ -324,4 +354,32 @@ public final class GossipService: @unchecked Sendable {
         default: return nil
         }
     }
+}
+
+/// The last `capacity` distinct ids inserted (FIFO eviction): a bounded "recently seen" set.
+struct RecentIDs: Sendable {
+    let capacity: Int
+    private var members: Set<[UInt8]> = []
+    private var order: [[UInt8]] = []
+    private var head = 0
+
+    init(capacity: Int) { self.capacity = Swift.max(1, capacity) }
+
+    var count: Int { members.count }
+
+    mutating func insert(_ id: [UInt8]) {
+        guard !members.contains(id) else { return }
+        if order.count < capacity {
+            order.append(id)
+        } else {
+            members.remove(order[head])
+            order[head] = id
+            head = (head + 1) % capacity
+        }
+        members.insert(id)
+    }
+
+    func contains(_ id: [UInt8]) -> Bool { members.contains(id) }
+
+    func containsAll(_ ids: [MessageID]) -> Bool { ids.allSatisfy { members.contains($0.bytes) } }
 }
