@@ -213,8 +213,9 @@ public final class GossipService: @unchecked Sendable {
             }
             // IDONTWANT-only RPCs (one per mesh peer per large message) only matter when the router
             // next decides what to send: they wait for its next entry instead of waking it.
-            let decoded = rpcs.filter { !Self.isOnlyIDontWant($0) }
-            if decoded.count < rpcs.count { self.deferIDontWants(rpcs.filter(Self.isOnlyIDontWant), from: peer) }
+            let hasIDontWantOnly = rpcs.contains(where: Self.isOnlyIDontWant)
+            if hasIDontWantOnly { self.deferIDontWants(rpcs.filter(Self.isOnlyIDontWant), from: peer) }
+            let decoded = hasIDontWantOnly ? rpcs.filter { !Self.isOnlyIDontWant($0) } : rpcs
             guard !decoded.isEmpty else { return }
             self.queue.async {
                 if self.outbound[peer] == nil { self.openOutbound(to: peer) }
