@@ -44,6 +44,8 @@ public final class GossipService: @unchecked Sendable {
     private let droppedUnwanted = Locked(0)
     static let recentUnwantedPerPeer = 256
     static let maxUnwantedIDLength = 128
+    /// RPCs up to this size are written from the router's thread (`write`).
+    static let inlineWriteLimit = 4096
     /// The yamux receive window of inbound pubsub streams.
     static let receiveWindow = 4 * 1024 * 1024
     private var started = false
@@ -244,13 +246,23 @@ public final class GossipService: @unchecked Sendable {
             // want any of them (its IDONTWANT is decoded on this same connection queue).
             let onlyMessages = !messageIDs.isEmpty && messageIDs.count == rpc.publish.count
                 && rpc.subscriptions.isEmpty && !rpc.hasControl
-            stream.queue.async { [written, unwantedByPeer, droppedUnwanted] in
+            let body: @Sendable () -> Void = { [written, unwantedByPeer, droppedUnwanted] in
                 defer { written.withLock { $0[peer, default: 0] += 1 } }  // told to the router at its next entry
                 if onlyMessages, unwantedByPeer.withLock({ $0[peer]?.containsAll(messageIDs) ?? false }) {
                     droppedUnwanted.withLock { $0 += 1 }
                     return
                 }
                 stream.write(contentsOf: frame)  // the pieces of one frame, flushed together
+            }
+            // Small RPCs (control: IDONTWANT, IHAVE, GRAFT…) are written from this thread: a sync
+            // onto an idle connection queue runs inline, with no thread to wake. Large ones (blocks)
+            // go to the connection's thread, so several peers' copies are sealed in parallel.
+            // Safe from deadlock: connection queues never wait on the router queue (they hand over
+            // with async only).
+            if frame.reduce(0, { $0 + $1.count }) <= Self.inlineWriteLimit {
+                stream.queue.sync(execute: body)
+            } else {
+                stream.queue.async(execute: body)
             }
         case .opening(var queued)?:
             queued.append((rpc, encodedMessages, messageIDs))
