@@ -37,8 +37,13 @@ interop: setup
 	@interop/reqresp
 
 # Figures, not assertions: release build, prints MB/s, ops/s and ratios to the limits in BENCHMARKS.md.
+# Each section in its own process: the transport section's 256 MiB streams leave a heap and a
+# thread pool behind that slowed the gossip section run after it in the same process.
 bench: release
-	.build/release/p2pnode-bench
+	.build/release/p2pnode-bench primitives validation
+	.build/release/p2pnode-bench transport
+	.build/release/p2pnode-bench gossip
+	.build/release/p2pnode-bench reqresp
 	@interop/bench
 
 # Regenerates the committed protobuf Swift code (needs protoc and protoc-gen-swift).

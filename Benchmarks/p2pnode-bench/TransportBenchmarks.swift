@@ -422,8 +422,7 @@ enum TransportBenchmarks {
         result("busy_conn_pair.kib", perPairBusy / 1024)
         // Idle again: each connection frees its read buffer and write storage after
         // `TCPConnection.idleBufferRelease` without traffic.
-        usleep(UInt32(clamping: TCPConnection.idleBufferRelease.components.seconds * 1_000_000
-                      + TCPConnection.idleBufferRelease.components.attoseconds / 1_000_000_000_000))
+        usleep(UInt32(clamping: TCPConnection.idleBufferRelease.clampedNanoseconds / 1000))
         settle()
         let used = residentBytes()
         let perPairUsed = Double(used - hostsOnly) / Double(open)

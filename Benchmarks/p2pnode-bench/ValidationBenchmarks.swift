@@ -53,7 +53,8 @@ enum ValidationBenchmarks {
         // for the signature (one stream, nettle); the transactions keccak'd once more in the trie
         // (independent leaves, the multi-buffer rate); one ecrecover.
         let bytes = Double(raw.count)
-        let txBytes = Double(try ExecutionPayloadEnvelope(ssz: raw[65...], version: .v4).payload.transactions.reduce(0) { $0 + $1.count })
+        let env = try ExecutionPayloadEnvelope(ssz: raw[65...], version: .v4)
+        let txBytes = Double(env.payload.transactions.reduce(0) { $0 + $1.count })
         let floorNs = bytes * (costs.snappyUncompressNsPerByte + costs.sha256NsPerByte + costs.keccakNsPerByte)
             + txBytes * costs.keccakBatchNsPerByte + costs.recoverNs
         Bench.row("validate \(raw.count / 1000) KB V4 block (id + 23 checks)", rate, unit: "blocks/s", limit: 1e9 / floorNs,
@@ -77,7 +78,6 @@ enum ValidationBenchmarks {
         if accepted == 0 { print("  WARNING: the benchmark block was not accepted") }
 
         // Where one block's time goes (µs per stage, same block; the rest is glue and copies).
-        let env = try ExecutionPayloadEnvelope(ssz: raw[65...], version: .v4)
         let sig = Array(raw[0..<65])
         let stages: [(String, Double)] = [
             ("decompress", Bench.opsPerSecond(seconds: 0.3) { _ = OPMessageID.decompress(data) }),

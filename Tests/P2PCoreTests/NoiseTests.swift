@@ -269,16 +269,23 @@ import Testing
         #expect(b.bufferedCiphertext == 0)
     }
 
-    @Test func randomChunkingRoundTrips() throws {
-        var (a, b) = try Self.sessionPair()
-        var rng = TestRNG(seed: 99)
-        var sent = [UInt8]()
-        var wire = [UInt8]()
-        for _ in 0..<40 {
-            let m = rng.bytes(Int(rng.next() % 150_000))
+    /// `messages` random messages of up to `maxSize` bytes (at least 1 unless `allowEmpty`),
+    /// encrypted by `a`: all the plaintext sent, and the ciphertext on the wire.
+    private static func randomStream(_ a: inout NoiseSession, _ rng: inout TestRNG, messages: Int, maxSize: Int,
+                                     allowEmpty: Bool = false) throws -> (sent: [UInt8], wire: [UInt8]) {
+        var sent = [UInt8](), wire = [UInt8]()
+        for _ in 0..<messages {
+            let m = rng.bytes(allowEmpty ? Int(rng.next() % UInt64(maxSize)) : Int(rng.next() % UInt64(maxSize)) + 1)
             sent += m
             wire += try a.encrypt(m)
         }
+        return (sent, wire)
+    }
+
+    @Test func randomChunkingRoundTrips() throws {
+        var (a, b) = try Self.sessionPair()
+        var rng = TestRNG(seed: 99)
+        let (sent, wire) = try Self.randomStream(&a, &rng, messages: 40, maxSize: 150_000, allowEmpty: true)
         var received = [UInt8]()
         var i = 0
         while i < wire.count {
@@ -295,13 +302,7 @@ import Testing
     @Test func inPlaceDecryptWithRetainedTailsRoundTrips() throws {
         var (a, b) = try Self.sessionPair()
         var rng = TestRNG(seed: 0x1a_91ace)
-        var sent = [UInt8]()
-        var wire = [UInt8]()
-        for _ in 0..<30 {
-            let m = rng.bytes(Int(rng.next() % 150_000) + 1)
-            sent += m
-            wire += try a.encrypt(m)
-        }
+        let (sent, wire) = try Self.randomStream(&a, &rng, messages: 30, maxSize: 150_000)
         var received = try b.decrypt(Array(wire[0..<70_001]))   // one frame and the start of the next
         #expect(b.bufferedCiphertext > 0)
         var i = 70_001
@@ -420,13 +421,7 @@ import Testing
     @Test func frameReaderReadsPiecesInPlaceOrIntoBuffers() throws {
         var (a, b) = try Self.sessionPair()
         var rng = TestRNG(seed: 0xF4A3E)
-        var sent = [UInt8]()
-        var wire = [UInt8]()
-        for _ in 0..<25 {
-            let m = rng.bytes(Int(rng.next() % 140_000) + 1)
-            sent += m
-            wire += try a.encrypt(m)
-        }
+        let (sent, wire) = try Self.randomStream(&a, &rng, messages: 25, maxSize: 140_000)
         var received = try b.decrypt(Array(wire[0..<1_000]))
         var buffer = Array(wire[1_000...])
         var framePieces = [UInt8]()

@@ -944,15 +944,25 @@ private func totalDescriptors() -> Int {
                 Self.withRegions(parts) { ring.append($0, skip: skip, total: total) }
                 model.append(contentsOf: parts.flatMap { $0 }.dropFirst(skip))
             } else {
-                let n = model.isEmpty ? 0 : Int(rng.next() % UInt64(model.count + 1))
-                ring.consume(n)
-                model.removeFirst(n)
+                Self.consumeSome(ring, &model, &rng)
             }
-            let contents = ring.withReadableRegions { a, b in Array(a) + Array(b) }
-            #expect(contents == model, "step \(step)")
-            #expect(ring.count == model.count && ring.capacity <= 200_000)
-            if contents != model { return }
+            guard Self.ringMatches(ring, model, limit: 200_000, step: step) else { return }
         }
+    }
+
+    /// Consumes a random prefix of the ring and of its model.
+    private static func consumeSome(_ ring: WriteBuffer, _ model: inout [UInt8], _ rng: inout TestRNG) {
+        let n = model.isEmpty ? 0 : Int(rng.next() % UInt64(model.count + 1))
+        ring.consume(n)
+        model.removeFirst(n)
+    }
+
+    /// Whether the ring holds exactly `model` within its limit (recording the failure).
+    private static func ringMatches(_ ring: WriteBuffer, _ model: [UInt8], limit: Int, step: Int) -> Bool {
+        let contents = ring.withReadableRegions { a, b in Array(a) + Array(b) }
+        #expect(contents == model, "step \(step)")
+        #expect(ring.count == model.count && ring.capacity <= limit)
+        return contents == model
     }
 
     /// `reserve`/`commit` (the sealer's path) mixed with copying appends and partial consumes: every
@@ -977,14 +987,9 @@ private func totalDescriptors() -> Int {
                 bytes.withUnsafeBytes { ring.append(CollectionOfOne($0), total: bytes.count) }
                 model += bytes
             default:
-                let n = model.isEmpty ? 0 : Int(rng.next() % UInt64(model.count + 1))
-                ring.consume(n)
-                model.removeFirst(n)
+                Self.consumeSome(ring, &model, &rng)
             }
-            let contents = ring.withReadableRegions { a, b in Array(a) + Array(b) }
-            #expect(contents == model, "step \(step)")
-            #expect(ring.count == model.count && ring.capacity <= 300_000)
-            if contents != model { return }
+            guard Self.ringMatches(ring, model, limit: 300_000, step: step) else { return }
         }
         ring.consume(ring.count)
         ring.releaseStorageIfIdle()

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import concurrent.futures
 import os
 import statistics
 import sys
@@ -35,10 +34,9 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common as C  # noqa: E402
-from go_peer import is_eof, make_host  # noqa: E402
+from go_peer import connect_loopback, is_eof, make_host, use_go_executor  # noqa: E402
 
 from libp2p import Stream  # noqa: E402
-from libp2p.peer import addr_info_from_p2p_addr  # noqa: E402
 from libp2p.utils import LibP2PError  # noqa: E402
 
 BENCH = "/p2pnode/bench/1.0.0"
@@ -124,19 +122,14 @@ async def main() -> int:
             or not (0 < args.read_size <= 64 << 20) or not (0 < args.runs <= 20):
         ap.error("--bytes, --chunks, --read-size or --runs out of range")
 
-    # Every binding call blocks an executor thread (docs/INTEROP.md, quirk 5).
-    asyncio.get_running_loop().set_default_executor(
-        concurrent.futures.ThreadPoolExecutor(max_workers=32, thread_name_prefix="golibp2p"))
+    use_go_executor()
     listener = make_host(C.key_bytes(None), 0)
     dialer = make_host(C.key_bytes(None), 0)
     sink = Sink(args.read_size)
     listener.set_stream_handler(BENCH, sink.serve)
-    addrs = [a for a in listener.addrs if a.startswith("/ip4/127.0.0.1/")]
-    if not addrs:
-        print(f"go_bench: no 127.0.0.1 listen address: {listener.addrs}", file=sys.stderr)
+    info = await connect_loopback(dialer, listener, args.timeout, "go_bench")
+    if info is None:
         return 1
-    info = addr_info_from_p2p_addr(f"{addrs[0]}/p2p/{listener.id.string}")
-    await asyncio.wait_for(dialer.connect(info), args.timeout)
     peer = info.id
 
     gogc = os.environ.get("GOGC", "100 (default)")

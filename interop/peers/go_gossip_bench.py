@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import concurrent.futures
 import os
 import statistics
 import sys
@@ -31,9 +30,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common as C  # noqa: E402
-from go_gossip import make_host  # noqa: E402
+from go_peer import connect_loopback, make_host, use_go_executor  # noqa: E402
 
-from libp2p.peer import addr_info_from_p2p_addr  # noqa: E402
 from libp2p.pubsub import PubSub  # noqa: E402
 
 TOPIC = "/p2pnode/bench/gossip"
@@ -54,10 +52,7 @@ async def main() -> int:
     if not (0 < args.count <= 10_000) or not (0 < args.size <= 1 << 20):
         ap.error("--count or --size out of range (go-libp2p-pubsub's default limit is 1 MiB)")
 
-    # Every binding call blocks an executor thread (docs/INTEROP.md, quirk 5); a subscription's
-    # next() holds one until a message arrives.
-    asyncio.get_running_loop().set_default_executor(
-        concurrent.futures.ThreadPoolExecutor(max_workers=32, thread_name_prefix="golibp2p"))
+    use_go_executor()  # a subscription's next() holds an executor thread until a message arrives
     publisher = make_host(C.key_bytes(None), 0)
     receiver = make_host(C.key_bytes(None), 0)
     ps_pub = await PubSub.new_gossip(publisher)
@@ -68,12 +63,8 @@ async def main() -> int:
     # The publisher subscribes too, so the topic is in its mesh (not fanout), as for op-node.
     await topic_pub.subscription()
 
-    addrs = [a for a in receiver.addrs if a.startswith("/ip4/127.0.0.1/")]
-    if not addrs:
-        print(f"go_gossip_bench: no 127.0.0.1 listen address: {receiver.addrs}", file=sys.stderr)
+    if await connect_loopback(publisher, receiver, args.timeout, "go_gossip_bench") is None:
         return 1
-    info = addr_info_from_p2p_addr(f"{addrs[0]}/p2p/{receiver.id.string}")
-    await asyncio.wait_for(publisher.connect(info), args.timeout)
     deadline = time.monotonic() + args.timeout
     while receiver.id.string not in list(await ps_pub.list_peers(TOPIC)):
         if time.monotonic() > deadline:

@@ -56,6 +56,24 @@ def make_host(secret: bytes, port: int) -> Host:
     )
 
 
+def use_go_executor() -> None:
+    """Every binding call blocks an executor thread (docs/INTEROP.md, quirk 5): give them 32."""
+    asyncio.get_running_loop().set_default_executor(
+        concurrent.futures.ThreadPoolExecutor(max_workers=32, thread_name_prefix="golibp2p"))
+
+
+async def connect_loopback(dialer: Host, listener: Host, timeout: float, who: str):
+    """Dials `listener` at its 127.0.0.1 address; returns its AddrInfo, or None (said on stderr
+    as `who`) when it listens on none."""
+    addrs = [a for a in listener.addrs if a.startswith("/ip4/127.0.0.1/")]
+    if not addrs:
+        print(f"{who}: no 127.0.0.1 listen address: {listener.addrs}", file=sys.stderr)
+        return None
+    info = addr_info_from_p2p_addr(f"{addrs[0]}/p2p/{listener.id.string}")
+    await asyncio.wait_for(dialer.connect(info), timeout)
+    return info
+
+
 def is_eof(e: Exception) -> bool:
     # The binding reports io.EOF as LibP2PError("io.ReadAll: EOF") from stream_read.
     return isinstance(e, LibP2PError) and str(e).endswith("EOF")

@@ -38,6 +38,8 @@ public final class BlockGossip: @unchecked Sendable {  // safe: mutable state is
     private let handlers = Locked<[@Sendable (AcceptedBlock) -> Void]>([])
     private let clock: any NodeClock
     private let prepared: PreparedBlockCache
+    /// A signer to check and a second core: the payload hash may start ahead (`start`).
+    private let speculates: Bool
     private let counts = Locked<[String: Int]>([:])
     private let reused = Locked(0)
     /// Envelopes of messages this node accepted, by message id, so delivery does not decompress
@@ -58,6 +60,7 @@ public final class BlockGossip: @unchecked Sendable {  // safe: mutable state is
         // One-hop latency: with a second core free, the payload's signature hash overlaps the block hash.
         let config = BlockValidatorConfig(rollup: rollup, signer: signer, pastThreshold: pastThreshold,
                                           overlapHashing: ProcessInfo.processInfo.activeProcessorCount > 1)
+        speculates = config.overlapHashing && signer.contains { $0 != 0 }
         var v: [PayloadVersion: Locked<BlockValidator>] = [:]
         for version in PayloadVersion.allCases { v[version] = Locked(BlockValidator(config: config)) }
         validators = v
@@ -80,9 +83,7 @@ public final class BlockGossip: @unchecked Sendable {  // safe: mutable state is
     public func start() throws(GossipRouterError) {
         // With a signer to check and a second core, the message-id function starts each block's
         // payload hash for the signature check while the id is hashed (PreparedBlockCache).
-        if ProcessInfo.processInfo.activeProcessorCount > 1, validators[.v1]?.withLock({ $0.config.signer.contains { $0 != 0 } }) ?? false {
-            prepared.speculation = true
-        }
+        if speculates { prepared.speculation = true }
         for version in PayloadVersion.allCases {
             let topic = topics.topic(for: version)
             service.setValidator(topic) { [weak self] request in

@@ -22,7 +22,7 @@ public enum OPMessageID {
                                cache: PreparedBlockCache, forValidation: Bool = true) -> [UInt8] {
         data.withUnsafeBytes { raw in
             if let id = cache.knownID(topic: topic, data: raw) { return id }
-            let decompressed = try? Snappy.decompress(raw, maxLength: maxGossipSize)
+            let decompressed = decompress(raw)
             let payloadHash = forValidation ? decompressed.flatMap(cache.speculate) : nil
             if let payloadHash { SpeculationThread.shared.submit(payloadHash) }
             let id = compute(topic: topic, data: raw, decompressed: decompressed)
@@ -36,6 +36,11 @@ public enum OPMessageID {
 
     /// The id alone (nothing remembered or prepared).
     public static func compute(topic: String, data: [UInt8]) -> [UInt8] {
+        data.withUnsafeBytes { compute(topic: topic, data: $0) }
+    }
+
+    /// The same over borrowed bytes (the router's message data, without copying it first).
+    static func compute(topic: String, data: UnsafeRawBufferPointer) -> [UInt8] {
         compute(topic: topic, data: data, decompressed: decompress(data))
     }
 
@@ -57,6 +62,10 @@ public enum OPMessageID {
 
     /// snappy block decode with op-node's 10 MiB bound checked on the declared length first.
     public static func decompress(_ data: [UInt8]) -> [UInt8]? {
+        data.withUnsafeBytes { decompress($0) }
+    }
+
+    static func decompress(_ data: UnsafeRawBufferPointer) -> [UInt8]? {
         try? Snappy.decompress(data, maxLength: maxGossipSize)
     }
 }

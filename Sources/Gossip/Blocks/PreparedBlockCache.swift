@@ -50,14 +50,11 @@ public final class PreparedBlockCache: Sendable {
         let data: any ContiguousBytes & Sendable
         let count: Int
         let id: [UInt8]
-        var bytes: Int { count }
     }
 
     private struct State {
-        var prepared: LRUCache<[UInt8], PreparedBlock>
-        var preparedBytes = 0
-        var recent: LRUCache<Int, Recent>
-        var recentBytes = 0
+        var prepared: SizedLRU<[UInt8], PreparedBlock>
+        var recent: SizedLRU<Int, Recent>
         var speculation = false
         var duplicateHits = 0
     }
@@ -67,7 +64,8 @@ public final class PreparedBlockCache: Sendable {
     public init(capacity: Int = 64, maxBytes: Int = 64 << 20) {
         self.capacity = Swift.max(1, capacity)
         self.maxBytes = Swift.max(0, maxBytes)
-        state = Locked(State(prepared: LRUCache(capacity: self.capacity), recent: LRUCache(capacity: self.capacity)))
+        state = Locked(State(prepared: SizedLRU(capacity: self.capacity, maxBytes: self.maxBytes),
+                             recent: SizedLRU(capacity: self.capacity, maxBytes: self.maxBytes)))
     }
 
     /// Whether the message-id function starts payload hashes (on when a `BlockGossip` with a
@@ -90,25 +88,12 @@ public final class PreparedBlockCache: Sendable {
 
     /// Remembers what was prepared for message `id`. Data larger than `maxBytes` is not kept.
     public func insert(id: [UInt8], _ block: PreparedBlock) {
-        let size = block.decompressed.count
-        guard size <= maxBytes else { return }
-        state.withLock { s in
-            if let old = s.prepared.remove(id) { s.preparedBytes -= old.decompressed.count }
-            while s.preparedBytes + size > maxBytes, let (_, evicted) = s.prepared.removeOldest() {
-                s.preparedBytes -= evicted.decompressed.count
-            }
-            if let (_, evicted) = s.prepared.set(id, block) { s.preparedBytes -= evicted.decompressed.count }
-            s.preparedBytes += size
-        }
+        state.withLock { $0.prepared.set(id, block, size: block.decompressed.count) }
     }
 
     /// Removes and returns what was prepared for message `id`, if still cached.
     public func take(id: [UInt8]) -> PreparedBlock? {
-        state.withLock { s in
-            guard let block = s.prepared.remove(id) else { return nil }
-            s.preparedBytes -= block.decompressed.count
-            return block
-        }
+        state.withLock { $0.prepared.remove(id) }
     }
 
     // MARK: ids of recent contents
@@ -127,17 +112,9 @@ public final class PreparedBlockCache: Sendable {
 
     /// Remembers that `data` on `topic` has message id `id` (keeps a reference, not a copy).
     public func remember(topic: String, data: some ContiguousBytes & Sendable, count: Int, id: [UInt8]) {
-        let entry = Recent(topic: topic, data: data, count: count, id: id)
-        guard entry.bytes <= maxBytes else { return }
         let key = data.withUnsafeBytes { Self.fingerprint(topic: topic, $0) }
-        state.withLock { s in
-            if let old = s.recent.remove(key) { s.recentBytes -= old.bytes }
-            while s.recentBytes + entry.bytes > maxBytes, let (_, evicted) = s.recent.removeOldest() {
-                s.recentBytes -= evicted.bytes
-            }
-            if let (_, evicted) = s.recent.set(key, entry) { s.recentBytes -= evicted.bytes }
-            s.recentBytes += entry.bytes
-        }
+        let entry = Recent(topic: topic, data: data, count: count, id: id)
+        state.withLock { $0.recent.set(key, entry, size: count) }
     }
 
     private static func fingerprint(topic: String, _ data: UnsafeRawBufferPointer) -> Int {
@@ -152,9 +129,41 @@ public final class PreparedBlockCache: Sendable {
     // MARK: figures
 
     /// Prepared entries and their decompressed bytes (tests and metrics).
-    public var usage: (count: Int, bytes: Int) { state.withLock { ($0.prepared.count, $0.preparedBytes) } }
+    public var usage: (count: Int, bytes: Int) { state.withLock { ($0.prepared.count, $0.prepared.bytes) } }
     /// Remembered contents and the bytes they reference.
-    public var recentUsage: (count: Int, bytes: Int) { state.withLock { ($0.recent.count, $0.recentBytes) } }
+    public var recentUsage: (count: Int, bytes: Int) { state.withLock { ($0.recent.count, $0.recent.bytes) } }
     /// Ids found by `knownID` (copies that skipped decompression and hashing).
     public var duplicateHits: Int { state.withLock { $0.duplicateHits } }
+}
+
+/// An LRU bounded both in entries and in the total size of its values: setting evicts the least
+/// recently used entries until the new one fits; a value larger than the whole budget is not kept.
+struct SizedLRU<Key: Hashable, Value> {
+    let maxBytes: Int
+    private var entries: LRUCache<Key, (value: Value, size: Int)>
+    private(set) var bytes = 0
+
+    init(capacity: Int, maxBytes: Int) {
+        self.maxBytes = maxBytes
+        entries = LRUCache(capacity: capacity)
+    }
+
+    var count: Int { entries.count }
+
+    func peek(_ key: Key) -> Value? { entries.peek(key)?.value }
+
+    mutating func set(_ key: Key, _ value: Value, size: Int) {
+        guard size <= maxBytes else { return }
+        _ = remove(key)
+        while bytes + size > maxBytes, let (_, evicted) = entries.removeOldest() { bytes -= evicted.size }
+        if let (_, evicted) = entries.set(key, (value, size)) { bytes -= evicted.size }
+        bytes += size
+    }
+
+    @discardableResult
+    mutating func remove(_ key: Key) -> Value? {
+        guard let e = entries.remove(key) else { return nil }
+        bytes -= e.size
+        return e.value
+    }
 }

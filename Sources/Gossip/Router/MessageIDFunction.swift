@@ -29,7 +29,7 @@ public struct MessageIDFunction: Sendable {
     /// op-node's id (spec §2.5, `OPMessageID`): sha256 over a snappy-validity domain, the topic
     /// and the (decompressed) data, first 20 bytes.
     public static let opStack = MessageIDFunction(contentBased: true) { m in
-        m.data.withUnsafeBytes { OPMessageID.compute(topic: m.topic, data: $0, decompressed: try? Snappy.decompress($0, maxLength: OPMessageID.maxGossipSize)) }
+        m.data.withUnsafeBytes { OPMessageID.compute(topic: m.topic, data: $0) }
     }
 
     /// op-node's id, leaving what it computed on the way in `cache` for the node's block

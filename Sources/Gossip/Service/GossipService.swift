@@ -39,11 +39,11 @@ public final class GossipService: @unchecked Sendable {
     private let deferred = Locked<[(peer: PeerID, rpc: PBRPC)]>([])
     static let maxDeferredRPCs = 4096
     /// Ids each peer recently said it does not want, kept for the last-moment check in `write`
-    /// (the router keeps the authoritative set); ids longer than the router accepts are ignored.
+    /// (the router keeps the authoritative set); only the ids the router honours are kept.
     private let unwantedByPeer = Locked<[PeerID: RecentIDs]>([:])
     private let droppedUnwanted = Locked(0)
     static let recentUnwantedPerPeer = 256
-    static let maxUnwantedIDLength = 128
+    private let idontwantIDsPerRPC: Int
     /// RPCs up to this size are written from the router's thread (`write`).
     static let inlineWriteLimit = 4096
     /// The yamux receive window of inbound pubsub streams.
@@ -63,6 +63,7 @@ public final class GossipService: @unchecked Sendable {
         self.host = host
         self.router = try GossipSubRouter(configuration: configuration)
         self.maxRPCSize = configuration.parameters.maxMessageSize
+        self.idontwantIDsPerRPC = configuration.parameters.maxIDontWantLength
         self.protocols = protocols
         self.heartbeat = QueueTimer(queue: queue)
     }
@@ -317,16 +318,14 @@ public final class GossipService: @unchecked Sendable {
         deferred.withLock { d in
             for rpc in rpcs where d.count < Self.maxDeferredRPCs { d.append((peer, rpc)) }
         }
+        // The ids the router will honour: the first `maxIDontWantLength` of each RPC.
+        let ids = rpcs.flatMap { rpc in
+            rpc.control.idontwant.lazy.flatMap(\.messageIds).prefix(idontwantIDsPerRPC)
+                .filter { $0.count <= GossipSubRouter.maxMessageIDLength }
+        }
+        guard !ids.isEmpty else { return }
         unwantedByPeer.withLock { all in
-            var recent = all[peer] ?? RecentIDs(capacity: Self.recentUnwantedPerPeer)
-            for rpc in rpcs {
-                for w in rpc.control.idontwant.prefix(Self.recentUnwantedPerPeer) {
-                    for id in w.messageIds.prefix(Self.recentUnwantedPerPeer) where id.count <= Self.maxUnwantedIDLength {
-                        recent.insert([UInt8](id))
-                    }
-                }
-            }
-            all[peer] = recent
+            for id in ids { all[peer, default: RecentIDs(capacity: Self.recentUnwantedPerPeer)].insert([UInt8](id)) }
         }
     }
 

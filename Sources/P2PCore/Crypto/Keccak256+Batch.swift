@@ -9,9 +9,6 @@ import KeccakSIMD
 /// this check; otherwise, and for a single message, one by one as `Keccak256.hash`. The
 /// digests are the same either way.
 extension Keccak256 {
-    /// Whether `hash(_:ranges:)` uses the 8-way AVX-512F permutation on this machine.
-    public static var multiBufferAvailable: Bool { avx512Available }
-
     /// keccak256 of `bytes[r]` for each range `r`, concatenated: digest `i` is bytes
     /// `32 i ..< 32 i + 32` of the result. Every range must lie within `bytes` (the caller built
     /// both; a range outside is a programming error and traps).
@@ -19,7 +16,7 @@ extension Keccak256 {
         precondition(ranges.allSatisfy { $0.lowerBound >= 0 && $0.upperBound <= bytes.count },  // safe: the only caller (OrderedTrie) builds the ranges from the lengths of the encodings it appended to `bytes`; no peer input sets a range
                      "Keccak256.hash(_:ranges:): a range lies outside the bytes")
         #if arch(x86_64)
-        if ranges.count > 1 && multiBufferAvailable {
+        if ranges.count > 1 && avx512Available {
             return [UInt8](unsafeUninitializedCapacity: digestSize * ranges.count) { digests, count in
                 bytes.withUnsafeBytes { b in
                     ranges.withUnsafeBufferPointer { r in

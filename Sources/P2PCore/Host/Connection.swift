@@ -191,6 +191,8 @@ final class Connection: @unchecked Sendable {
             var plain = UnsafeRawBufferPointer(start: nil, count: 0)
             var events: [YamuxEvent] = []
             var fedYamux = false
+            // What the frames' events queued (window updates, replies) goes out once per read.
+            defer { if fedYamux && phase != .closed { flush() } }
             do {
                 return try session.decrypt(inPlace: buffer, frame: { reader in
                     fedYamux = phase == .muxed
@@ -203,7 +205,6 @@ final class Connection: @unchecked Sendable {
                     if fedYamux {
                         handle(events)
                         events = []
-                        flush()
                     } else {
                         receiveSecure(plain)
                     }

@@ -134,7 +134,7 @@ public final class P2PStream: @unchecked Sendable {
         while let first = pendingWrite.first {
             let n = connection.streamWrite(id, first)
             guard resetError == nil else { return }
-            _ = pendingWrite.take(n)
+            pendingWrite.removeFirst(n)
             if n < first.count { break }
         }
         if pendingWrite.isEmpty {

@@ -133,7 +133,7 @@ public enum RLP {
     }
 
     /// Size of the length prefix for a payload of `length` bytes.
-    static func headerLength(_ length: Int) -> Int {
+    private static func headerLength(_ length: Int) -> Int {
         length < 56 ? 1 : 1 + byteCount(UInt64(length))
     }
 

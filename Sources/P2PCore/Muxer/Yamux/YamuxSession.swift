@@ -172,12 +172,6 @@ public struct YamuxSession: Sendable {
         try write(id, bytes[...])
     }
 
-    /// Like `write(_:_: [UInt8])`; the bytes are copied once (into an array the output references).
-    @discardableResult
-    public mutating func write(_ id: YamuxStreamID, _ bytes: UnsafeRawBufferPointer) throws(YamuxError) -> Int {
-        try write(id, Array(bytes)[...])
-    }
-
     /// Like `write(_:_: [UInt8])`, keeping a reference to (a slice of) `bytes` rather than a copy.
     @discardableResult
     public mutating func write(_ id: YamuxStreamID, _ bytes: ArraySlice<UInt8>) throws(YamuxError) -> Int {
@@ -231,19 +225,16 @@ public struct YamuxSession: Sendable {
     /// frame and a wake-up on both sides. Auto-tuning goes on from the new size.
     public mutating func raiseReceiveWindow(_ id: YamuxStreamID, to window: UInt32) {
         let sid = id.rawValue
-        guard !isClosed, let stream = streams[sid], !stream.readClosed else { return }
         let target = min(window, config.maxStreamWindow)
-        guard target > stream.recvWindow else { return }
-        streams[sid]?.recvWindow = target
-        if stream.phase == .synReceived {
+        guard !isClosed, let index = streams.index(forKey: sid), !streams.values[index].readClosed,
+              target > streams.values[index].recvWindow else { return }
+        streams.values[index].recvWindow = target
+        if streams.values[index].phase == .synReceived {
             sendWindowUpdate(sid, now: nil)  // the ACK carries the credit
             return
         }
-        guard var s = streams[sid] else { return }
-        let (needed, delta) = s.growReceiveWindow(to: target, force: true)
-        streams[sid] = s
-        guard needed, delta > 0 else { return }
-        send(.windowUpdate, [], sid, delta)
+        let (needed, delta) = streams.values[index].growReceiveWindow(to: target, force: true)
+        if needed && delta > 0 { send(.windowUpdate, [], sid, delta) }
     }
 
     /// Reports that the application has taken `count` bytes of `id`'s data; sends a window update

@@ -83,18 +83,24 @@ struct ByteQueue {
 
     /// Removes the first `n` (at most `count`) queued bytes and returns them as slices.
     mutating func take(_ n: Int) -> [ArraySlice<UInt8>] {
+        var out: [ArraySlice<UInt8>] = []
+        removeFirst(n) { out.append($0) }
+        return out
+    }
+
+    /// Removes the first `n` (at most `count`) queued bytes, handing each removed slice to `each`.
+    mutating func removeFirst(_ n: Int, _ each: (ArraySlice<UInt8>) -> Void = { _ in }) {
         var left = min(n, count)
         count -= left
-        var out: [ArraySlice<UInt8>] = []
         while left > 0 && head < segments.count {
             let first = segments[head]
             if first.count <= left {
-                out.append(first)
+                each(first)
                 left -= first.count
                 segments[head] = []
                 head += 1
             } else {
-                out.append(first.prefix(left))
+                each(first.prefix(left))
                 segments[head] = first.dropFirst(left)
                 left = 0
             }
@@ -106,7 +112,6 @@ struct ByteQueue {
             segments.removeSubrange(0..<head)
             head = 0
         }
-        return out
     }
 
     mutating func removeAll() {

@@ -54,14 +54,6 @@ public struct CipherState: Sendable {
         return plaintext
     }
 
-    /// Seals `plaintext` with empty associated data into `out`, which must hold
-    /// `plaintext.count + 16` bytes. Returns the bytes written. Requires a key.
-    mutating func seal(_ plaintext: UnsafeRawBufferPointer, into out: UnsafeMutableRawBufferPointer) throws(NoiseError) -> Int {
-        guard let key else { throw .failed }
-        let n = try takeNonce()
-        return ChaChaPoly.seal(key: key, nonce: n, ad: [], plaintext: plaintext, into: out)
-    }
-
     /// Seals the concatenation of `parts` (empty associated data) into `out`, which must hold
     /// their length + 16 bytes. Returns the bytes written. Requires a key.
     mutating func seal<Parts: Collection<UnsafeRawBufferPointer>>(
