@@ -44,14 +44,18 @@ import Rollup
         return env
     }
 
-    @Test func blocksRelayThroughAMiddleNodeAndBadOnesStop() async throws {
+    /// The same relay with validators on the pool and on the router's thread (`automatic` is
+    /// one or the other per message, by load).
+    @Test(arguments: [GossipService.ValidatorPlacement.pool, .routerThread, .automatic])
+    func blocksRelayThroughAMiddleNodeAndBadOnesStop(placement: GossipService.ValidatorPlacement) async throws {
         let rollup = try GossipTestData.chain10()
         let key = try Secp256k1PrivateKey(bytes: try [UInt8](hex: GossipTestData.signerKeyHex))
         let signer = key.publicKey.ethereumAddress
         let a = try Node(rollup: rollup, signer: signer), b = try Node(rollup: rollup, signer: signer), c = try Node(rollup: rollup, signer: signer)
         defer { a.close(); b.close(); c.close() }
-        _ = try await a.host.connect(try b.address)
-        _ = try await c.host.connect(try b.address)
+        for n in [a, b, c] { n.service.validatorPlacement = placement }
+        _ = try await a.host.connect(b.address)
+        _ = try await c.host.connect(b.address)
         let topic = a.blocks.topics.topic(for: .v4)
         // Wait until the line is meshed on the V4 topic.
         #expect(await Self.eventually {
@@ -97,5 +101,13 @@ import Rollup
         // B and C validated with the bytes their message-id function decompressed (decompress
         // once); a concurrent test may take a shared-cache entry first, so not necessarily all.
         #expect(b.blocks.reusedDecompressions + c.blocks.reusedDecompressions >= 1)
+        // Where B's five validations ran.
+        let placed = b.service.validationPlacements
+        #expect(placed.routerThread + placed.pool == 5, "\(placed)")
+        switch placement {
+        case .pool: #expect(placed.routerThread == 0)
+        case .routerThread: #expect(placed.pool == 0)
+        case .automatic: break  // by load: other suites may be validating at the same moment
+        }
     }
 }

@@ -48,6 +48,8 @@ async def main() -> int:
     ap.add_argument("--count", type=int, default=200, help="messages published")
     ap.add_argument("--size", type=int, default=100_000, help="bytes per message")
     ap.add_argument("--timeout", type=float, default=10.0, help="limit per message and per setup step, seconds")
+    ap.add_argument("--paced", type=int, default=0, help="then this many more, one every --pace-ms")
+    ap.add_argument("--pace-ms", type=float, default=20.0, help="gap between paced messages, ms")
     args = ap.parse_args()
     if not (0 < args.count <= 10_000) or not (0 < args.size <= 1 << 20):
         ap.error("--count or --size out of range (go-libp2p-pubsub's default limit is 1 MiB)")
@@ -75,8 +77,7 @@ async def main() -> int:
 
     print(f"go-libp2p-pubsub v0.8.2 via libp2p-go 0.1.4: one hop, {args.count} messages of "
           f"{args.size} bytes, StrictSign, both hosts in one process, {os.cpu_count()} cores:", flush=True)
-    times: list[float] = []
-    for i in range(args.count):
+    async def one(i: int) -> float:
         data = i.to_bytes(4, "big") + os.urandom(args.size - 4) if args.size >= 4 else os.urandom(args.size)
         t0 = time.perf_counter()
         await asyncio.wait_for(topic_pub.publish(data), args.timeout)
@@ -84,12 +85,22 @@ async def main() -> int:
             m = await asyncio.wait_for(sub.next(), args.timeout)
             if m.data == data:
                 break
-        times.append((time.perf_counter() - t0) * 1e3)
+        return (time.perf_counter() - t0) * 1e3
 
+    times = [await one(i) for i in range(args.count)]
     median, p99 = statistics.median(times), percentile(times, 0.99)
     print(f"  one hop, {args.size} B, median {median:.2f} ms, p99 {p99:.2f} ms "
           f"({len(times)}/{args.count} delivered; go validates only the signature)", flush=True)
     print(f"RESULT gossip.go.onehop.median_ms={median:.3f} p99_ms={p99:.3f}", flush=True)
+    if args.paced > 0:
+        paced: list[float] = []
+        for i in range(args.paced):
+            await asyncio.sleep(args.pace_ms / 1e3)
+            paced.append(await one(args.count + i))
+        median, p99 = statistics.median(paced), percentile(paced, 0.99)
+        print(f"  one hop, one every {args.pace_ms:g} ms, median {median:.2f} ms, p99 {p99:.2f} ms "
+              f"({len(paced)}/{args.paced} delivered)", flush=True)
+        print(f"RESULT gossip.go.onehop_paced.median_ms={median:.3f} p99_ms={p99:.3f}", flush=True)
     for h in (publisher, receiver):
         try:
             await asyncio.wait_for(h.close(), 5)

@@ -96,8 +96,10 @@ extension GossipSubRouter {
     /// `maxMessageIDLength` are ignored, and at most `maxUnwantedIDs` are held per peer (the
     /// rest are ignored until some expire).
     mutating func handleIDontWant(_ idontwants: [PBControlIDontWant], from slot: Int) {
-        guard var peer = peers[slot], peer.idontwantRPCs < parameters.maxIDontWantMessages else { return }
-        peer.idontwantRPCs += 1
+        guard let rpcs = peers[slot]?.idontwantRPCs, rpcs < parameters.maxIDontWantMessages else { return }
+        peers[slot]?.idontwantRPCs = rpcs + 1
+        // In place (`peers[slot]?.unwanted[…]`): a copy of the peer would make the dictionary's
+        // first write copy all of it, once per IDONTWANT RPC.
         var taken = 0
         outer: for d in idontwants {
             for raw in d.messageIds {
@@ -105,11 +107,11 @@ extension GossipSubRouter {
                 taken += 1
                 guard raw.count <= Self.maxMessageIDLength else { continue }
                 let id = MessageID([UInt8](raw))
-                guard peer.unwanted.count < Self.maxUnwantedIDs || peer.unwanted[id] != nil else { break outer }
-                peer.unwanted[id] = parameters.idontwantMessageTTL
+                guard let held = peers[slot]?.unwanted.count,
+                      held < Self.maxUnwantedIDs || peers[slot]?.unwanted[id] != nil else { break outer }
+                peers[slot]?.unwanted[id] = parameters.idontwantMessageTTL
             }
         }
-        peers[slot] = peer
     }
 
     /// go `PreValidation`: a first-seen message of at least IDontWantMessageThreshold bytes is

@@ -10,14 +10,39 @@ import P2PCore
 /// negotiated on our outbound stream is the peer's version in the router.
 ///
 /// Router state is confined to `queue`; `@unchecked Sendable` is safe because every entry point
-/// hops there. Validators run on a concurrent queue; the router bounds how many are in flight.
+/// hops there. Validators run on a concurrent queue or, when nothing else is being validated, on
+/// the router's thread (`validatorPlacement`); the router bounds how many are in flight.
 public final class GossipService: @unchecked Sendable {
-    /// A topic validator: runs off the router queue, may be called concurrently.
+    /// A topic validator: may be called concurrently, on a pool or on the router's queue
+    /// (`validatorPlacement`), so it must not wait for the service (`inspect`, `publish`…).
     public typealias Validator = @Sendable (ValidationRequest) -> ValidationOutcome
     public typealias Subscriber = @Sendable (_ topic: String, _ message: PBMessage, _ from: PeerID, _ id: MessageID) -> Void
 
+    /// Where validators run.
+    public enum ValidatorPlacement: Sendable, Equatable {
+        /// Always on a concurrent pool: the router never waits for a validator.
+        case pool
+        /// Always on the router's thread, after the sends decided with the validation request
+        /// (IDONTWANTs go out first). For single-core machines, where a pool adds hand-offs and
+        /// no parallelism.
+        case routerThread
+        /// On the router's thread when nothing else is being validated — none of this service's
+        /// validations on the pool — and a core is free of block validation in the process
+        /// (`ValidationCores`), else on the pool. The default: a block arriving on an idle node
+        /// is validated without the two thread hand-offs of the pool (there and back), which
+        /// cost ≈ 0.2 ms of one-hop latency when blocks arrive seconds apart (BENCHMARKS.md);
+        /// under load validations still run in parallel.
+        case automatic
+    }
+
     public let host: P2PHost
     public let queue = DispatchQueue(label: "p2pnode.gossip")
+    /// Where the next validations run (may be changed at any time; not from a validator).
+    public var validatorPlacement: ValidatorPlacement {
+        get { queue.sync { placement } }
+        set { queue.sync { placement = newValue } }
+    }
+    private var placement = ValidatorPlacement.automatic
     public var logger = Logger(label: "p2pnode.gossip")
     public let protocols: [GossipSubProtocol]
 
@@ -44,6 +69,9 @@ public final class GossipService: @unchecked Sendable {
     private let droppedUnwanted = Locked(0)
     static let recentUnwantedPerPeer = 256
     private let idontwantIDsPerRPC: Int
+    /// Validations handed to the pool whose results have not come back (router queue only).
+    private var poolValidations = 0
+    private let placements = Locked((routerThread: 0, pool: 0))
     /// RPCs up to this size are written from the router's thread (`write`).
     static let inlineWriteLimit = 4096
     /// The yamux receive window of inbound pubsub streams.
@@ -154,6 +182,9 @@ public final class GossipService: @unchecked Sendable {
 
     /// Trace events counted by type name (`PUBLISH_MESSAGE`, `DELIVER_MESSAGE`, …).
     public var traceCounters: [String: Int] { traceCounts.current }
+
+    /// Validations run so far on the router's thread and on the pool (`validatorPlacement`).
+    public var validationPlacements: (routerThread: Int, pool: Int) { placements.current }
 
     // MARK: Streams
 
@@ -334,6 +365,15 @@ public final class GossipService: @unchecked Sendable {
     public var unwantedSendsDropped: Int { droppedUnwanted.current }
 
     private func apply(_ actions: [GossipAction]) {
+        // Validations kept on this thread run after the batch's sends (the IDONTWANTs for the
+        // message being validated are among them), each followed by a router entry with its result.
+        var here: [(ValidationRequest, Validator)] = []
+        defer {
+            for (request, validator) in here {
+                let outcome = validator(request)
+                route { $0.deliverValidationResult(request.id, outcome: outcome, now: self.now) }
+            }
+        }
         for action in actions {
             switch action {
             case .send(let peer, let rpc, let encodedMessages, let messageIDs):
@@ -343,10 +383,20 @@ public final class GossipService: @unchecked Sendable {
                     apply(router.deliverValidationResult(request.id, outcome: .accept, now: now))
                     continue
                 }
+                if validatesHere(alreadyKept: here.count) {
+                    placements.withLock { $0.routerThread += 1 }
+                    here.append((request, validator))
+                    continue
+                }
+                placements.withLock { $0.pool += 1 }
+                poolValidations += 1
                 validationQueue.async { [weak self] in
                     let outcome = validator(request)
                     guard let self else { return }
-                    self.queue.async { self.route { $0.deliverValidationResult(request.id, outcome: outcome, now: self.now) } }
+                    self.queue.async {
+                        self.poolValidations -= 1
+                        self.route { $0.deliverValidationResult(request.id, outcome: outcome, now: self.now) }
+                    }
                 }
             case .deliver(let topic, let message, let from, let id):
                 for s in subscribers { s(topic, message, from, id) }
@@ -357,6 +407,16 @@ public final class GossipService: @unchecked Sendable {
             case .trace(let event):
                 traceCounts.withLock { $0[event.typeName, default: 0] += 1 }
             }
+        }
+    }
+
+    /// Whether a validation request is run on the router's thread (`validatorPlacement`).
+    private func validatesHere(alreadyKept: Int) -> Bool {
+        switch placement {
+        case .pool: return false
+        case .routerThread: return true
+        case .automatic:
+            return alreadyKept == 0 && poolValidations == 0 && ValidationCores.current < ValidationCores.available
         }
     }
 
