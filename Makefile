@@ -37,12 +37,14 @@ interop: setup
 	@interop/reqresp
 
 # Figures, not assertions: release build, prints MB/s, ops/s and ratios to the limits in BENCHMARKS.md.
-# Each section in its own process: the transport section's 256 MiB streams leave a heap and a
-# thread pool behind that slowed the gossip section run after it in the same process.
+# Each section in its own process: the transport section's 256 MiB streams, and the one-hop
+# gossip passes' caches, leave a heap and a thread pool behind that slowed the next section run
+# in the same process (BENCHMARKS.md).
 bench: release
 	.build/release/p2pnode-bench primitives validation
 	.build/release/p2pnode-bench transport
-	.build/release/p2pnode-bench gossip
+	.build/release/p2pnode-bench gossip-onehop
+	.build/release/p2pnode-bench gossip-mesh
 	.build/release/p2pnode-bench reqresp
 	@interop/bench
 
