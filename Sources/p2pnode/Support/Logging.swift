@@ -12,10 +12,10 @@ struct LogfmtHandler: LogHandler {
         set { metadata[key] = newValue }
     }
 
-    func log(level: Logger.Level, message: Logger.Message, metadata extra: Logger.Metadata?,
-             source: String, file: String, function: String, line: UInt) {
-        var out = "t=\(Self.timestamp()) lvl=\(Self.name(level)) msg=\(Self.quote(message.description))"
-        let all = metadata.merging(extra ?? [:]) { _, new in new }
+    func log(event: LogEvent) {
+        var out = "t=\(Self.timestamp()) lvl=\(Self.name(event.level)) msg=\(Self.quote(event.message.description))"
+        var all = metadata.merging(event.metadata ?? [:]) { _, new in new }
+        if let error = event.error { all["err"] = "\(error)" }
         for key in all.keys.sorted() { out += " \(key)=\(Self.quote("\(all[key]!)"))" }  // safe: key from all.keys
         out += "\n"
         FileHandle.standardError.write(Data(out.utf8))
