@@ -26,6 +26,27 @@ import Testing
         #expect(r.count == 3)
     }
 
+    /// Where validators run: `.automatic` keeps a validation on the router's thread only while
+    /// nothing else is being validated and the message is small; the forced placements ignore load.
+    @Test func validatorPlacementRule() {
+        typealias S = GossipService
+        let idle = (batch: 0, pool: 0, blockCores: 0)
+        #expect(S.validatesOnRouterThread(.automatic, size: 100_000, busy: idle, cores: 2))
+        #expect(S.validatesOnRouterThread(.automatic, size: S.inlineValidationLimit, busy: idle, cores: 1))
+        #expect(!S.validatesOnRouterThread(.automatic, size: S.inlineValidationLimit + 1, busy: idle, cores: 2))
+        #expect(!S.validatesOnRouterThread(.automatic, size: 100, busy: (1, 0, 0), cores: 2))   // one already kept in this batch
+        #expect(!S.validatesOnRouterThread(.automatic, size: 100, busy: (0, 1, 0), cores: 2))   // one of ours on the pool
+        #expect(S.validatesOnRouterThread(.automatic, size: 100, busy: (0, 0, 1), cores: 2))    // e.g. a speculative hash
+        #expect(!S.validatesOnRouterThread(.automatic, size: 100, busy: (0, 0, 2), cores: 2))   // every core validating
+        #expect(!S.validatesOnRouterThread(.automatic, size: 100, busy: (0, 0, 1), cores: 1))
+        for busy in [idle, (batch: 3, pool: 5, blockCores: 9)] {
+            for size in [0, 10 << 20] {
+                #expect(!S.validatesOnRouterThread(.pool, size: size, busy: busy, cores: 2))
+                #expect(S.validatesOnRouterThread(.routerThread, size: size, busy: busy, cores: 2))
+            }
+        }
+    }
+
     /// Only RPCs with IDONTWANT and nothing else wait for the router's next entry; anything
     /// the router must answer or act on (messages, subscriptions, IHAVE, IWANT, GRAFT, PRUNE) does not.
     @Test func onlyPureIDontWantRPCsAreDeferred() {

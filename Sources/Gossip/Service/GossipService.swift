@@ -27,11 +27,11 @@ public final class GossipService: @unchecked Sendable {
         /// no parallelism.
         case routerThread
         /// On the router's thread when nothing else is being validated — none of this service's
-        /// validations on the pool — and a core is free of block validation in the process
-        /// (`ValidationCores`), else on the pool. The default: a block arriving on an idle node
-        /// is validated without the two thread hand-offs of the pool (there and back), which
-        /// cost ≈ 0.2 ms of one-hop latency when blocks arrive seconds apart (BENCHMARKS.md);
-        /// under load validations still run in parallel.
+        /// validations on the pool — a core is free of block validation in the process
+        /// (`ValidationCores`) and the message is at most 1 MiB, else on the pool. The default:
+        /// a block arriving on an idle node is validated without the two thread hand-offs of
+        /// the pool (there and back), which cost ≈ 0.2 ms of one-hop latency when blocks arrive
+        /// seconds apart (BENCHMARKS.md); under load validations still run in parallel.
         case automatic
     }
 
@@ -383,7 +383,7 @@ public final class GossipService: @unchecked Sendable {
                     apply(router.deliverValidationResult(request.id, outcome: .accept, now: now))
                     continue
                 }
-                if validatesHere(alreadyKept: here.count) {
+                if validatesHere(request, alreadyKept: here.count) {
                     placements.withLock { $0.routerThread += 1 }
                     here.append((request, validator))
                     continue
@@ -411,14 +411,28 @@ public final class GossipService: @unchecked Sendable {
     }
 
     /// Whether a validation request is run on the router's thread (`validatorPlacement`).
-    private func validatesHere(alreadyKept: Int) -> Bool {
+    private func validatesHere(_ request: ValidationRequest, alreadyKept: Int) -> Bool {
+        Self.validatesOnRouterThread(placement, size: request.message.data.count,
+                                     busy: (batch: alreadyKept, pool: poolValidations, blockCores: ValidationCores.current),
+                                     cores: ValidationCores.available)
+    }
+
+    /// The placement rule: `busy` counts validations kept on the router's thread earlier in
+    /// the same batch, this service's validations on the pool, and threads validating blocks in
+    /// the process.
+    static func validatesOnRouterThread(_ placement: ValidatorPlacement, size: Int,
+                                        busy: (batch: Int, pool: Int, blockCores: Int), cores: Int) -> Bool {
         switch placement {
         case .pool: return false
         case .routerThread: return true
         case .automatic:
-            return alreadyKept == 0 && poolValidations == 0 && ValidationCores.current < ValidationCores.available
+            return busy.batch == 0 && busy.pool == 0 && size <= inlineValidationLimit && busy.blockCores < cores
         }
     }
+
+    /// `.automatic` validates larger messages on the pool: a 10 MiB block would hold the router
+    /// (heartbeat, every peer's RPCs) for tens of milliseconds.
+    static let inlineValidationLimit = 1 << 20
 
     static func ip(of address: Multiaddr) -> IPAddress? {
         switch address.components.first {
