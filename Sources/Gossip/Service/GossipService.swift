@@ -71,6 +71,10 @@ public final class GossipService: @unchecked Sendable {
     private let idontwantIDsPerRPC: Int
     /// Validations handed to the pool whose results have not come back (router queue only).
     private var poolValidations = 0
+    /// Validations to run on the router's thread (`runValidationsHere`; router queue only).
+    /// Bounded by the router's validation concurrency.
+    private var validationsHere: [(ValidationRequest, Validator)] = []
+    private var drainingValidations = false
     private let placements = Locked((routerThread: 0, pool: 0))
     /// RPCs up to this size are written from the router's thread (`write`).
     static let inlineWriteLimit = 4096
@@ -365,15 +369,7 @@ public final class GossipService: @unchecked Sendable {
     public var unwantedSendsDropped: Int { droppedUnwanted.current }
 
     private func apply(_ actions: [GossipAction]) {
-        // Validations kept on this thread run after the batch's sends (the IDONTWANTs for the
-        // message being validated are among them), each followed by a router entry with its result.
-        var here: [(ValidationRequest, Validator)] = []
-        defer {
-            for (request, validator) in here {
-                let outcome = validator(request)
-                route { $0.deliverValidationResult(request.id, outcome: outcome, now: self.now) }
-            }
-        }
+        defer { runValidationsHere() }
         for action in actions {
             switch action {
             case .send(let peer, let rpc, let encodedMessages, let messageIDs):
@@ -383,9 +379,9 @@ public final class GossipService: @unchecked Sendable {
                     apply(router.deliverValidationResult(request.id, outcome: .accept, now: now))
                     continue
                 }
-                if validatesHere(request, alreadyKept: here.count) {
+                if validatesHere(request, alreadyKept: validationsHere.count) {
                     placements.withLock { $0.routerThread += 1 }
-                    here.append((request, validator))
+                    validationsHere.append((request, validator))
                     continue
                 }
                 placements.withLock { $0.pool += 1 }
@@ -407,6 +403,21 @@ public final class GossipService: @unchecked Sendable {
             case .trace(let event):
                 traceCounts.withLock { $0[event.typeName, default: 0] += 1 }
             }
+        }
+    }
+
+    /// Runs the validations kept on this thread, after the sends of the batch that asked for them
+    /// (the IDONTWANTs for the message being validated are among them), each followed by a router
+    /// entry with its result. A loop, not recursion: the entries' own batches (which may ask
+    /// for more) append to the same list, and only the outermost `apply` drains it.
+    private func runValidationsHere() {
+        guard !drainingValidations else { return }
+        drainingValidations = true
+        defer { drainingValidations = false }
+        while !validationsHere.isEmpty {
+            let (request, validator) = validationsHere.removeFirst()
+            let outcome = validator(request)
+            route { $0.deliverValidationResult(request.id, outcome: outcome, now: self.now) }
         }
     }
 
