@@ -114,9 +114,10 @@ enum GossipBenchmarks {
         return n
     }
 
-    /// The paced one-hop pass: blocks this far apart, as many.
-    static let paceMilliseconds = 20
-    static let pacedBlocks = 100
+    /// The paced one-hop pass: blocks this far apart, as many (`P2P_BENCH_PACE_MS`,
+    /// `P2P_BENCH_PACED` override them, e.g. 500 and 30 for op-node-like spacing).
+    static let paceMilliseconds = ProcessInfo.processInfo.environment["P2P_BENCH_PACE_MS"].flatMap(Int.init).map { min(max($0, 1), 10_000) } ?? 20
+    static let pacedBlocks = ProcessInfo.processInfo.environment["P2P_BENCH_PACED"].flatMap(Int.init).map { min(max($0, 1), 1000) } ?? 100
 
     /// `oneHop`: Swift→Swift and go→go one hop; `mesh`: publish to all over 50 nodes
     /// (`p2pnode-bench gossip-mesh` runs only that, e.g. under perf).
