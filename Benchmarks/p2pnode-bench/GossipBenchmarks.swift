@@ -137,7 +137,7 @@ enum GossipBenchmarks {
         b.gossip.onBlock { receipts.add($0.envelope.payload.blockNumber) }
         try await Task.sleep(for: .seconds(1.5))
         // Two passes of 200 blocks back to back, 3.5 s apart (the routers' message caches keep
-        // each message for 3 s). Both pay fresh page faults for the bytes of a burst (≈ 60 per
+        // each message for 6 s). Both pay fresh page faults for the bytes of a burst (≈ 60 per
         // block): the caches grow under a burst of 130 blocks/s, where a running node holds one
         // or two blocks. The second pass is the one held against the target; both are printed.
         // Then a paced pass, one block every 20 ms: threads and cores go idle between blocks, as
