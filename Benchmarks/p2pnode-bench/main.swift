@@ -12,11 +12,10 @@ if wants("validation") {
     do { try ValidationBenchmarks.run(costs: costs) } catch { print("validation benchmark failed: \(error)") }
 }
 if wants("transport") { TransportBenchmarks.run() }
-if wants("gossip") || args.contains("gossip-mesh") || args.contains("gossip-onehop") {
-    do {
-        try await GossipBenchmarks.run(oneHop: wants("gossip") || args.contains("gossip-onehop"),
-                                       mesh: wants("gossip") || args.contains("gossip-mesh"))
-    } catch { print("gossip benchmark failed: \(error)") }
+let gossipOneHop = wants("gossip") || args.contains("gossip-onehop")
+let gossipMesh = wants("gossip") || args.contains("gossip-mesh")
+if gossipOneHop || gossipMesh {
+    do { try await GossipBenchmarks.run(oneHop: gossipOneHop, mesh: gossipMesh) } catch { print("gossip benchmark failed: \(error)") }
 }
 if wants("reqresp") {
     do { try await ReqRespBenchmarks.run() } catch { print("req-resp benchmark failed: \(error)") }

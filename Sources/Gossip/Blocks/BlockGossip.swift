@@ -155,8 +155,11 @@ public final class BlockGossip: @unchecked Sendable {  // safe: mutable state is
     public func publish(data: [UInt8], version: PayloadVersion) throws {
         let topic = topics.topic(for: version)
         // The id of our own message, remembered so the router's id function finds it by content;
-        // nothing is prepared for validation (our publishes are not validated).
-        _ = OPMessageID.compute(topic: topic, data: data, cache: prepared, forValidation: false)
-        try service.publish(topic: topic, data: data)
+        // nothing is prepared for validation (our publishes are not validated). One `Data` for
+        // both: the router's message shares its storage, so the id function recognises it
+        // without comparing the bytes, and the block is copied once.
+        let message = Data(data)
+        _ = OPMessageID.compute(topic: topic, data: message, cache: prepared, forValidation: false)
+        try service.publish(topic: topic, data: message)
     }
 }

@@ -102,10 +102,7 @@ public final class PreparedBlockCache: Sendable {
     public func knownID(topic: String, data: UnsafeRawBufferPointer) -> [UInt8]? {
         let key = Self.fingerprint(topic: topic, data)
         guard let r = state.withLock({ $0.recent.peek(key) }), r.count == data.count, r.topic == topic else { return nil }
-        let same = r.data.withUnsafeBytes { stored in
-            stored.count == data.count && (data.isEmpty || memcmp(stored.baseAddress!, data.baseAddress!, data.count) == 0)  // safe: both non-empty here
-        }
-        guard same else { return nil }
+        guard r.data.withUnsafeBytes({ Self.same($0, data) }) else { return nil }
         state.withLock { $0.duplicateHits += 1 }
         return r.id
     }
@@ -115,6 +112,14 @@ public final class PreparedBlockCache: Sendable {
         let key = data.withUnsafeBytes { Self.fingerprint(topic: topic, $0) }
         let entry = Recent(topic: topic, data: data, count: count, id: id)
         state.withLock { $0.recent.set(key, entry, size: count) }
+    }
+
+    /// Byte equality; the same storage (our own publish: the router's message shares the bytes
+    /// `BlockGossip.publish` remembered) counts without a scan.
+    private static func same(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Bool {
+        guard a.count == b.count else { return false }
+        guard let x = a.baseAddress, let y = b.baseAddress, x != y else { return true }
+        return memcmp(x, y, a.count) == 0
     }
 
     private static func fingerprint(topic: String, _ data: UnsafeRawBufferPointer) -> Int {

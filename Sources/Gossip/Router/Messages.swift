@@ -16,8 +16,13 @@ extension GossipSubRouter {
     /// are not handed to the application validator. Publishing the same content twice inside
     /// the seen TTL is a no-op traced as a duplicate (go does the same).
     public mutating func publish(topic: String, data: [UInt8], now: UInt64) throws(GossipRouterError) -> [GossipAction] {
+        try publish(topic: topic, data: Data(data), now: now)
+    }
+
+    /// The same with the data as `Data`, kept as the message's bytes without a copy.
+    public mutating func publish(topic: String, data: Data, now: UInt64) throws(GossipRouterError) -> [GossipAction] {
         var message = PBMessage()
-        message.data = Data(data)
+        message.data = data
         message.topic = topic
         if case .strictSign(let key) = signaturePolicy {
             seqno &+= 1

@@ -158,6 +158,11 @@ public final class GossipService: @unchecked Sendable {
     }
 
     public func publish(topic: String, data: [UInt8]) throws(GossipRouterError) {
+        try publish(topic: topic, data: Data(data))
+    }
+
+    /// The same with the data as `Data`: the message keeps it without a copy.
+    public func publish(topic: String, data: Data) throws(GossipRouterError) {
         let r: Result<Void, GossipRouterError> = queue.sync {
             do throws(GossipRouterError) {
                 settle()
@@ -322,20 +327,8 @@ public final class GossipService: @unchecked Sendable {
     /// Brings the router up to date before an entry: the RPCs written since its last entry, and
     /// the IDONTWANT-only RPCs that arrived without waking it (`deferIDontWants`).
     private func settle() {
-        let done = written.withLock { w -> [PeerID: Int] in
-            guard !w.isEmpty else { return [:] }
-            let d = w
-            w = [:]
-            return d
-        }
-        for (peer, n) in done { router.rpcWritten(to: peer, count: n) }
-        let held = deferred.withLock { d -> [(peer: PeerID, rpc: PBRPC)] in
-            guard !d.isEmpty else { return [] }
-            let x = d
-            d = []
-            return x
-        }
-        for (peer, rpc) in held { apply(router.handleRPC(from: peer, rpc: rpc, now: now)) }
+        for (peer, n) in written.take(leaving: [:]) { router.rpcWritten(to: peer, count: n) }
+        for (peer, rpc) in deferred.take(leaving: []) { apply(router.handleRPC(from: peer, rpc: rpc, now: now)) }
     }
 
     /// Whether an RPC carries nothing but IDONTWANT (no messages, subscriptions or other control).
@@ -453,30 +446,20 @@ public final class GossipService: @unchecked Sendable {
     }
 }
 
-/// The last `capacity` distinct ids inserted (FIFO eviction): a bounded "recently seen" set.
+/// The last `capacity` distinct ids inserted (FIFO eviction: an id already held is not
+/// refreshed, and nothing reads through `get`, so `LRUCache`'s order is insertion order).
 struct RecentIDs: Sendable {
-    let capacity: Int
-    private var members: Set<[UInt8]> = []
-    private var order: [[UInt8]] = []
-    private var head = 0
+    private var ids: LRUCache<[UInt8], Void>
 
-    init(capacity: Int) { self.capacity = Swift.max(1, capacity) }
+    init(capacity: Int) { ids = LRUCache(capacity: capacity) }
 
-    var count: Int { members.count }
+    var count: Int { ids.count }
 
     mutating func insert(_ id: [UInt8]) {
-        guard !members.contains(id) else { return }
-        if order.count < capacity {
-            order.append(id)
-        } else {
-            members.remove(order[head])
-            order[head] = id
-            head = (head + 1) % capacity
-        }
-        members.insert(id)
+        if !ids.contains(id) { ids.set(id, ()) }
     }
 
-    func contains(_ id: [UInt8]) -> Bool { members.contains(id) }
+    func contains(_ id: [UInt8]) -> Bool { ids.contains(id) }
 
-    func containsAll(_ ids: [MessageID]) -> Bool { ids.allSatisfy { members.contains($0.bytes) } }
+    func containsAll(_ ids: [MessageID]) -> Bool { ids.allSatisfy { contains($0.bytes) } }
 }

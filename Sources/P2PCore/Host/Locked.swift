@@ -15,4 +15,13 @@ public final class Locked<Value>: @unchecked Sendable {
     }
 
     public var current: Value { withLock { $0 } }
+
+    /// The value, replaced by `empty` (drains a shared list or tally in one locked step).
+    public func take(leaving empty: Value) -> Value {
+        withLock { v in
+            let taken = v
+            v = empty
+            return taken
+        }
+    }
 }

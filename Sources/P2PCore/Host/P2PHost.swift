@@ -169,7 +169,7 @@ public final class P2PHost: @unchecked Sendable, ConnectionDelegate {
     }
 
     /// Protects `peer` from the connection manager under `tag` (op-node: "static", "api-protected").
-    public func protect(_ peer: PeerID, tag: String) { protectedPeers.withLock { $0[peer, default: []].insert(tag) } }
+    public func protect(_ peer: PeerID, tag: String) { _ = protectedPeers.withLock { $0[peer, default: []].insert(tag) } }
     public func unprotect(_ peer: PeerID, tag: String) {
         protectedPeers.withLock { p in p[peer]?.remove(tag); if p[peer]?.isEmpty == true { p[peer] = nil } }
     }

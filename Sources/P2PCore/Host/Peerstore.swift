@@ -28,7 +28,7 @@ public final class Peerstore: @unchecked Sendable {  // safe: all state behind `
     public var peers: [PeerID] { state.withLock { $0.keys } }
 
     public func update(_ peer: PeerID, _ body: (inout Record) -> Void) {
-        state.withLock { $0.update(peer, default: { Record() }, body) }
+        _ = state.withLock { $0.update(peer, default: { Record() }, body) }
     }
 
     /// Adds addresses valid for `ttl` (nil = permanent). The `/p2p/` suffix is stripped.

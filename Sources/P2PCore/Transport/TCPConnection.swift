@@ -256,7 +256,7 @@ public final class TCPConnection: @unchecked Sendable {
         while start < buffers.count {
             let end = min(start + Socket.maxIOVecs, buffers.count)
             let groupTotal = buffers[start..<end].reduce(0) { $0 + $1.count }
-            let error = withUnsafeRegions(buffers[start..<end].map { $0[...] }[...]) { enqueue($0, total: groupTotal) }
+            let error = withUnsafeRegions(buffers[start..<end]) { enqueue($0, total: groupTotal) }
             if let error { throw error }
             start = end
         }
