@@ -24,7 +24,7 @@ run: release
 # Every test: unit, simulation, CLI and interop against go-libp2p and py-libp2p.
 test: setup
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build --parallel
+	@scripts/swift-test
 	@$(MAKE) --no-print-directory interop
 
 unit: setup

@@ -33,15 +33,17 @@ private final class RawPeer: @unchecked Sendable {  // safe: `state` is behind a
     /// Waits for at least one byte (or close); returns and clears what arrived.
     func read(timeout: Double = 5) async -> [UInt8] {
         let deadline = Date().addingTimeInterval(timeout)
-        while Date() < deadline {
-            let got = state.withLock { s -> [UInt8]? in
+        func take() -> [UInt8]? {
+            state.withLock { s -> [UInt8]? in
                 if !s.inbox.isEmpty { defer { s.inbox = [] }; return s.inbox }
                 return s.closed ? [] : nil
             }
-            if let got { return got }
+        }
+        while Date() < deadline {
+            if let got = take() { return got }
             try? await Task.sleep(for: .milliseconds(5))
         }
-        return []
+        return take() ?? []  // once more: the task may have slept through the deadline
     }
 
     /// Waits until the host closed this connection.

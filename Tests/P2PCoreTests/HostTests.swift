@@ -79,6 +79,27 @@ import Testing
         }
     }
 
+    /// A peer that never half-closes costs a reader its timeout, not forever; one that sends too
+    /// much is cut off at the limit. Both reset the stream, and the connection serves on.
+    @Test(.timeLimit(.minutes(1))) func readToEndTimesOutAndLimits() async throws {
+        let a = try Self.makeHost(), b = try Self.makeHost()
+        defer { a.close(); b.close() }
+        _ = try await a.connect(try Self.address(b))
+        let stalled = try await a.newStream(to: b.peerID, protocols: [Self.echo])
+        stalled.send([1, 2, 3])  // no half-close: the echo handler waits for one
+        let start = DispatchTime.now().uptimeNanoseconds
+        let timedOut = await #expect(throws: HostError.self) { try await stalled.readToEnd(limit: 100, timeout: .milliseconds(200)) }
+        #expect(timedOut.map { "\($0)" } == "\(HostError.timedOut("read"))")
+        #expect(DispatchTime.now().uptimeNanoseconds - start >= 200_000_000)
+        #expect(await Self.eventually { stalled.isReset })
+        let large = try await a.newStream(to: b.peerID, protocols: [Self.echo])
+        large.send([UInt8](repeating: 9, count: 5000), closeWrite: true)
+        let tooLarge = await #expect(throws: HostError.self) { try await large.readToEnd(limit: 4096, timeout: .seconds(5)) }
+        guard case .messageTooLarge(let got, let limit)? = tooLarge else { Issue.record("expected messageTooLarge, got \(String(describing: tooLarge))"); return }
+        #expect(got > 4096 && got <= 5000 && limit == 4096)
+        #expect(try await Self.echoRoundTrip(a, b.peerID, [4, 5]) == [4, 5])
+    }
+
     @Test func wrongExpectedPeerIsRefused() async throws {
         let a = try Self.makeHost(), b = try Self.makeHost()
         defer { a.close(); b.close() }

@@ -11,6 +11,9 @@ public enum Identify {
     public static let pushProtocolID = "/ipfs/id/push/1.0.0"
     public static let maxMessageSize = 8 * 1024
     public static let maxMessages = 10
+    /// How long a peer may take to send its identify (or push) and half-close: go-libp2p's
+    /// `identify.Timeout`. The stream is reset after it.
+    public static let timeout: Duration = .seconds(60)
 
     /// What we learned about a peer.
     public struct Info: Sendable, Equatable {

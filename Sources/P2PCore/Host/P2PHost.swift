@@ -375,28 +375,36 @@ public final class P2PHost: @unchecked Sendable, ConnectionDelegate {
         stream.onData = { _ in }
     }
 
+    /// Asks `peer` who it is. Callbacks on the host's and the stream's queues only: identify
+    /// must not wait for a thread of the Swift concurrency pool, which the application may be
+    /// keeping busy (a test run measured identify starved for over 5 s that way).
     private func identify(_ peer: PeerID) {
-        Task {
-            do {
-                let stream = try await self.newStream(to: peer, protocols: [Identify.protocolID])
-                let bytes = try await stream.readToEnd(limit: Identify.maxMessageSize * Identify.maxMessages)
-                stream.send([], closeWrite: true)
-                self.learn(peer, try Identify.decode(bytes))
-            } catch {
+        newStream(to: peer, protocols: [Identify.protocolID]) { [weak self] opened in
+            guard let self else { return }
+            switch opened {
+            case .failure(let error):
                 self.logger.debug("identify failed", metadata: ["peer": "\(peer)", "error": "\(error)"])
+            case .success(let stream):
+                stream.readToEnd(limit: Identify.maxMessageSize * Identify.maxMessages, timeout: Identify.timeout) { [weak self] read in
+                    stream.closeWrite()
+                    self?.learn(peer, read, what: "identify")
+                }
             }
         }
     }
 
     private func receiveIdentifyPush(_ stream: P2PStream) {
         let peer = stream.remotePeer
-        Task {
-            do {
-                let bytes = try await stream.readToEnd(limit: Identify.maxMessageSize * Identify.maxMessages)
-                self.learn(peer, try Identify.decode(bytes))
-            } catch {
-                self.logger.debug("identify push failed", metadata: ["peer": "\(peer)", "error": "\(error)"])
-            }
+        stream.readToEnd(limit: Identify.maxMessageSize * Identify.maxMessages, timeout: Identify.timeout) { [weak self] read in
+            self?.learn(peer, read, what: "identify push")
+        }
+    }
+
+    private func learn(_ peer: PeerID, _ read: Result<[UInt8], HostError>, what: String) {
+        do {
+            learn(peer, try Identify.decode(try read.get()))
+        } catch {
+            logger.debug("\(what) failed", metadata: ["peer": "\(peer)", "error": "\(error)"])
         }
     }
 

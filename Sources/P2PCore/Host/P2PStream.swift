@@ -187,29 +187,45 @@ public final class P2PStream: @unchecked Sendable {
 // MARK: - async helpers
 
 extension P2PStream {
-    /// Reads until the peer half-closes, failing if more than `limit` bytes arrive.
-    public func readToEnd(limit: Int) async throws(HostError) -> [UInt8] {
-        let result: Result<[UInt8], HostError> = await withCheckedContinuation { cont in
-            queue.async {
-                var buffer: [UInt8] = []
-                var done = false
-                func finish(_ r: Result<[UInt8], HostError>) {
-                    guard !done else { return }
-                    done = true
-                    self.onData = nil
-                    self.onRemoteClose = nil
-                    cont.resume(returning: r)
-                }
-                self.onReset = { finish(.failure($0)) }
-                self.onRemoteClose = { finish(.success(buffer)) }
-                self.onData = { chunk in
-                    buffer += chunk
-                    if buffer.count > limit {
-                        self.reset(with: .messageTooLarge(buffer.count, limit: limit), notifyPeer: true)
-                        finish(.failure(.messageTooLarge(buffer.count, limit: limit)))
-                    }
+    /// Reads until the peer half-closes, failing if more than `limit` bytes arrive or, with a
+    /// `timeout`, if the peer has not half-closed by then (the stream is reset). `completion` runs
+    /// once, on the stream's queue: no task or cooperative-pool thread is involved, so a busy Swift
+    /// concurrency pool cannot delay protocol work such as identify.
+    public func readToEnd(limit: Int, timeout: Duration? = nil,
+                          completion: @escaping @Sendable (Result<[UInt8], HostError>) -> Void) {
+        let reader = ToEndReader()
+        @Sendable func finish(_ r: Result<[UInt8], HostError>) {
+            guard !reader.done else { return }
+            reader.done = true
+            onData = nil
+            onRemoteClose = nil
+            onReset = nil
+            completion(r)
+        }
+        queue.async {
+            self.onReset = { finish(.failure($0)) }
+            self.onRemoteClose = { finish(.success(reader.buffer)) }
+            self.onData = { chunk in
+                reader.buffer += chunk
+                if reader.buffer.count > limit {
+                    self.reset(with: .messageTooLarge(reader.buffer.count, limit: limit), notifyPeer: true)
+                    finish(.failure(.messageTooLarge(reader.buffer.count, limit: limit)))
                 }
             }
+            if let timeout {
+                self.queue.asyncAfter(deadline: .now() + .nanoseconds(Int(clamping: timeout.clampedNanoseconds))) {
+                    guard !reader.done else { return }
+                    self.reset(with: .timedOut("read"), notifyPeer: true)
+                    finish(.failure(.timedOut("read")))
+                }
+            }
+        }
+    }
+
+    /// Reads until the peer half-closes, failing if more than `limit` bytes arrive.
+    public func readToEnd(limit: Int, timeout: Duration? = nil) async throws(HostError) -> [UInt8] {
+        let result: Result<[UInt8], HostError> = await withCheckedContinuation { cont in
+            readToEnd(limit: limit, timeout: timeout) { cont.resume(returning: $0) }
         }
         return try result.get()
     }
@@ -255,4 +271,10 @@ extension P2PStream {
 
     /// Resets from any context.
     public func abort() { queue.async { self.reset() } }
+}
+
+/// The state of one `readToEnd(limit:timeout:completion:)`.
+private final class ToEndReader: @unchecked Sendable {  // safe: read and written only on the stream's serial queue
+    var buffer: [UInt8] = []
+    var done = false
 }
