@@ -149,3 +149,77 @@ import Testing
         #expect(answer.flatMap(\.publish).count == 5)
     }
 }
+
+/// The two halves of a local publish: the copies before the id, the id once, IDONTWANT honoured
+/// through held-back peers, duplicates found cheaply or late.
+@Suite struct RouterPublishSplitTests {
+    typealias F = RouterFixture
+    let t = RouterFixture.topic
+
+    /// A content id that counts its computations and knows the contents listed in `known`.
+    final class CountingID: @unchecked Sendable {  // safe: the counters are behind `lock`
+        let lock = Locked((computed: 0, local: 0, known: Set<[UInt8]>()))
+        var function: MessageIDFunction {
+            MessageIDFunction(contentBased: true, { [lock] m in lock.withLock { $0.computed += 1 }; return [UInt8](m.data) },
+                              local: { [lock] m in lock.withLock { $0.local += 1 }; return [UInt8](m.data) },
+                              known: { [lock] m in lock.withLock { $0.known.contains([UInt8](m.data)) } ? [UInt8](m.data) : nil })
+        }
+    }
+
+    func router(_ ids: CountingID, peers n: Int) throws -> (GossipSubRouter, [PeerID]) {
+        var config = F.config(1)
+        config.messageID = ids.function
+        var r = try GossipSubRouter(configuration: config)
+        _ = try r.join(t, now: 0)
+        let peers = (0..<n).map { F.peer(10 + $0) }
+        for p in peers {
+            _ = r.addPeer(p, protocol: .meshsub12, outbound: true, ip: nil, now: 0)
+            _ = r.handleRPC(from: p, rpc: F.subscribe(t), now: 0)
+        }
+        _ = r.heartbeat(now: 0)
+        return (r, peers)
+    }
+
+    @Test func copiesLeaveBeforeTheIdAndTheIdIsComputedOnce() throws {
+        let ids = CountingID()
+        var (r, peers) = try router(ids, peers: 4)
+        #expect(r.meshPeers(of: t).count == 4)
+        let (pending, sends) = try r.beginPublish(topic: t, data: Data([7, 7]), now: F.second)
+        #expect(Set(sends.sends.map(\.0)) == Set(peers))
+        #expect(ids.lock.withLock { ($0.computed, $0.local) } == (0, 0))
+        let finish = r.finishPublish(pending, now: F.second)
+        #expect(ids.lock.withLock { ($0.computed, $0.local) } == (0, 1))
+        #expect(finish.sends.isEmpty && finish.deliveries.map(\.data) == [Data([7, 7])])
+        #expect(finish.traces.contains { if case .publishMessage = $0 { true } else { false } })
+        // Answered from the message cache under its real id.
+        let iwant = r.handleRPC(from: peers[0], rpc: F.iwant([[7, 7]]), now: F.second)
+        #expect(iwant.sent(to: peers[0]).flatMap(\.publish).map(\.data) == [Data([7, 7])])
+        // Published again: unknown content goes out before the id shows the duplicate; nothing
+        // is delivered or cached twice.
+        let again = try r.publish(topic: t, data: [7, 7], now: 2 * F.second)
+        #expect(again.sends.count == 4 && again.deliveries.isEmpty)
+        #expect(again.traces.contains { if case .duplicateMessage = $0 { true } else { false } })
+        // Content the id function knows: a no-op, nothing sent, no hashing.
+        ids.lock.withLock { _ = $0.known.insert([7, 7]) }
+        let known = try r.publish(topic: t, data: [7, 7], now: 3 * F.second)
+        #expect(known.sends.isEmpty && known.deliveries.isEmpty)
+        #expect(ids.lock.withLock { $0.local } == 2)
+    }
+
+    @Test func peersWithIDontWantsOutstandingWaitForTheId() throws {
+        let ids = CountingID()
+        var (r, peers) = try router(ids, peers: 3)
+        // peers[0] does not want [1, 1] (ours, about to be published); peers[1] does not want
+        // something else; peers[2] has sent nothing.
+        for (p, unwanted) in [(peers[0], [UInt8]([1, 1])), (peers[1], [9, 9])] {
+            var d = PBControlIDontWant()
+            d.messageIds = [Data(unwanted)]
+            _ = r.handleRPC(from: p, rpc: F.control { $0.idontwant = [d] }, now: F.second)
+        }
+        let (pending, sends) = try r.beginPublish(topic: t, data: Data([1, 1]), now: F.second)
+        #expect(sends.sends.map(\.0) == [peers[2]])
+        let finish = r.finishPublish(pending, now: F.second)
+        #expect(finish.sends.map(\.0) == [peers[1]])
+        #expect(finish.sent(to: peers[1]).flatMap(\.publish).map(\.data) == [Data([1, 1])])
+    }
+}

@@ -153,13 +153,11 @@ public final class BlockGossip: @unchecked Sendable {  // safe: mutable state is
 
     /// Publishes already signed and compressed gossip data on the topic of `version`.
     public func publish(data: [UInt8], version: PayloadVersion) throws {
-        let topic = topics.topic(for: version)
-        // The id of our own message, remembered so the router's id function finds it by content;
-        // nothing is prepared for validation (our publishes are not validated). One `Data` for
-        // both: the router's message shares its storage, so the id function recognises it
-        // without comparing the bytes, and the block is copied once.
-        let message = Data(data)
-        _ = OPMessageID.compute(topic: topic, data: message, cache: prepared, forValidation: false)
-        try service.publish(topic: topic, data: message)
+        // The router sends the copies first and then computes the id with the id function's
+        // `local` form (remembered in `prepared`, nothing prepared for validation: our publishes
+        // are not validated), so the hashing overlaps the sealing. Content seen recently (a
+        // block that came from a peer first, or a republish) is found by `prepared` without
+        // hashing and is a no-op.
+        try service.publish(topic: topics.topic(for: version), data: Data(data))
     }
 }

@@ -75,6 +75,8 @@ public final class GossipService: @unchecked Sendable {
     /// Bounded by the router's validation concurrency.
     private var validationsHere: [(ValidationRequest, Validator)] = []
     private var drainingValidations = false
+    /// The last large write of the batch being applied, run from this thread when it ends.
+    private var heldWrite: (peer: PeerID, queue: DispatchQueue, body: @Sendable () -> Void)?
     private let placements = Locked((routerThread: 0, pool: 0))
     /// RPCs up to this size are written from the router's thread (`write`).
     static let inlineWriteLimit = 4096
@@ -161,12 +163,20 @@ public final class GossipService: @unchecked Sendable {
         try publish(topic: topic, data: Data(data))
     }
 
-    /// The same with the data as `Data`: the message keeps it without a copy.
+    /// The same with the data as `Data`: the message keeps it without a copy. The copies are
+    /// handed to the connections before the message id is computed (`beginPublish`): a content
+    /// id (op-node's hashes the whole decompressed block) then runs on this thread while the
+    /// connection threads seal and write.
     public func publish(topic: String, data: Data) throws(GossipRouterError) {
         let r: Result<Void, GossipRouterError> = queue.sync {
             do throws(GossipRouterError) {
                 settle()
-                apply(try router.publish(topic: topic, data: data, now: now))
+                let (pending, sends) = try router.beginPublish(topic: topic, data: data, now: now)
+                // Sends and traces only; no validation is kept here to run (each outermost
+                // apply, settle's included, drains its own), so the router is not entered
+                // between the two halves.
+                apply(sends)
+                apply(router.finishPublish(pending, now: now))
                 return .success(())
             } catch { return .failure(error) }
         }
@@ -223,6 +233,7 @@ public final class GossipService: @unchecked Sendable {
                     let ip = info.flatMap { Self.ip(of: $0.remoteAddress) }
                     self.route { $0.addPeer(peer, protocol: proto, outbound: info?.direction == .outbound, ip: ip, now: self.now) }
                     for p in queued { self.write(p.rpc, encodedMessages: p.encodedMessages, messageIDs: p.messageIDs, to: peer) }
+                    self.runHeldWrite()
                     for rpc in self.early.removeValue(forKey: peer) ?? [] {
                         self.route { $0.handleRPC(from: peer, rpc: rpc, now: self.now) }
                     }
@@ -300,10 +311,20 @@ public final class GossipService: @unchecked Sendable {
             // go to the connection's thread, so several peers' copies are sealed in parallel.
             // Safe from deadlock: connection queues never wait on the router queue (they hand over
             // with async only).
+            //
+            // Of the large ones, the last of a batch is written from this thread too, at the end
+            // of `apply` (`runHeldWrite`): the others are already being sealed on their
+            // connections' threads by then, and one thread wake-up per batch is saved (a
+            // node publishing to one peer seals and writes its block without any).
             if frame.reduce(0, { $0 + $1.count }) <= Self.inlineWriteLimit {
+                if let held = heldWrite, held.peer == peer {  // keep this stream's RPCs in order
+                    heldWrite = nil
+                    held.queue.async(execute: held.body)
+                }
                 stream.queue.sync(execute: body)
             } else {
-                stream.queue.async(execute: body)
+                if let held = heldWrite { held.queue.async(execute: held.body) }
+                heldWrite = (peer, stream.queue, body)
             }
         case .opening(var queued)?:
             queued.append((rpc, encodedMessages, messageIDs))
@@ -362,7 +383,10 @@ public final class GossipService: @unchecked Sendable {
     public var unwantedSendsDropped: Int { droppedUnwanted.current }
 
     private func apply(_ actions: [GossipAction]) {
-        defer { runValidationsHere() }
+        defer {
+            runHeldWrite()
+            runValidationsHere()
+        }
         for action in actions {
             switch action {
             case .send(let peer, let rpc, let encodedMessages, let messageIDs):
@@ -397,6 +421,13 @@ public final class GossipService: @unchecked Sendable {
                 traceCounts.withLock { $0[event.typeName, default: 0] += 1 }
             }
         }
+    }
+
+    /// Writes the batch's last large RPC from this thread (`write`).
+    private func runHeldWrite() {
+        guard let held = heldWrite else { return }
+        heldWrite = nil
+        held.queue.sync(execute: held.body)
     }
 
     /// Runs the validations kept on this thread, after the sends of the batch that asked for them
