@@ -7,7 +7,8 @@ import Rollup
 /// Block gossip latency over real loopback sockets: one hop (publish → the neighbour's accepted
 /// block, validation included) next to go-libp2p-pubsub's one hop in the same run
 /// (interop/peers/go_gossip_bench.py), and publish-to-all over a 50-node mesh with the duplicate
-/// copies per delivered block; 100 KB V4 blocks.
+/// copies per delivered block, next to go-libp2p-pubsub over the same topology in the same run
+/// (interop/peers/go_mesh_bench.py); 100 KB V4 blocks.
 enum GossipBenchmarks {
     typealias Node = BlockGossipNode
 
@@ -43,31 +44,35 @@ enum GossipBenchmarks {
         return s[min(s.count - 1, Int((Double(s.count - 1) * p).rounded()))]
     }
 
-    /// go→go one hop through the go-libp2p binding, if interop/.venv-go exists (interop/run
-    /// creates it): back to back and paced like the Swift passes; prints its figures and the
-    /// Swift/go ratios, or why it was skipped.
-    static func goOneHop(swift: (median: Double, p99: Double), swiftPaced: (median: Double, p99: Double)) {
+    /// Runs interop/peers/`script` in interop/.venv-go (interop/run creates it) with `arguments`,
+    /// echoing its output except the `RESULT gossip.go.<name>.<key>=<n> <key>=<n> …` lines, whose
+    /// figures it returns keyed "<name>.<key>". Returns nil, said as `what`, when skipped (no
+    /// venv, or P2P_BENCH_NO_GO=1) or when the script failed or overran `timeout` seconds.
+    static func goFigures(_ what: String, script: String, arguments: [String], timeout: Double) -> [String: Double]? {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent()
         let python = root.appendingPathComponent("interop/.venv-go/bin/python")
-        let script = root.appendingPathComponent("interop/peers/go_gossip_bench.py")
+        guard ProcessInfo.processInfo.environment["P2P_BENCH_NO_GO"] == nil else {
+            print("  \(what): skipped (P2P_BENCH_NO_GO)")
+            return nil
+        }
         guard FileManager.default.isExecutableFile(atPath: python.path) else {
-            print("  go→go one hop: skipped: run make test first to create the venv (interop/.venv-go)")
-            return
+            print("  \(what): skipped: run make test first to create the venv (interop/.venv-go)")
+            return nil
         }
         let process = Process()
         process.executableURL = python
-        process.arguments = [script.path, "--paced", "\(pacedBlocks)", "--pace-ms", "\(paceMilliseconds)"]
+        process.arguments = [root.appendingPathComponent("interop/peers/\(script)").path] + arguments
         process.currentDirectoryURL = root
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = pipe
         do { try process.run() } catch {
-            print("  go→go one hop: skipped: \(error)")
-            return
+            print("  \(what): skipped: \(error)")
+            return nil
         }
         let watchdog = DispatchWorkItem { if process.isRunning { process.terminate() } }
-        DispatchQueue.global().asyncAfter(deadline: .now() + 180, execute: watchdog)
+        DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: watchdog)
         let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
         watchdog.cancel()
@@ -77,7 +82,6 @@ enum GossipBenchmarks {
                 print("  " + line.trimmingCharacters(in: .whitespaces))
                 continue
             }
-            // "RESULT gossip.go.<name>.median_ms=<n> p99_ms=<n>"
             let body = line.dropFirst("RESULT gossip.go.".count)
             guard let dot = body.firstIndex(of: ".") else { continue }
             let name = body[..<dot]
@@ -86,9 +90,23 @@ enum GossipBenchmarks {
                 if kv.count == 2, let v = Double(kv[1]) { figures["\(name).\(kv[0])"] = v }
             }
         }
-        guard process.terminationStatus == 0, let median = figures["onehop.median_ms"], let p99 = figures["onehop.p99_ms"],
+        guard process.terminationStatus == 0 else {
+            print("  \(what): failed (exit \(process.terminationStatus)); no figure")
+            return nil
+        }
+        return figures
+    }
+
+    /// go→go one hop through the go-libp2p binding (interop/peers/go_gossip_bench.py): back to
+    /// back and paced like the Swift passes; prints its figures and the Swift/go ratios, or why
+    /// it was skipped.
+    static func goOneHop(swift: (median: Double, p99: Double), swiftPaced: (median: Double, p99: Double)) {
+        guard let figures = goFigures("go→go one hop", script: "go_gossip_bench.py",
+                                      arguments: ["--paced", "\(pacedBlocks)", "--pace-ms", "\(paceMilliseconds)"], timeout: 180)
+        else { return }
+        guard let median = figures["onehop.median_ms"], let p99 = figures["onehop.p99_ms"],
               let pacedMedian = figures["onehop_paced.median_ms"], let pacedP99 = figures["onehop_paced.p99_ms"] else {
-            print("  go→go one hop: failed (exit \(process.terminationStatus)); no figure")
+            print("  go→go one hop: no figure in the script's output")
             return
         }
         Bench.row("go→go one hop, 100 KB, median", median, unit: "ms", limit: nil)
@@ -100,6 +118,43 @@ enum GossipBenchmarks {
         print("  note: go's side validates only the signature (StrictSign), p2pnode validates the whole block (snappy, signer, SSZ, block hash)")
         print("RESULT gossip.go.onehop.median_ms=\(median) p99_ms=\(p99)")
         print("RESULT gossip.go.onehop_paced.median_ms=\(pacedMedian) p99_ms=\(pacedP99)")
+    }
+
+    /// go→go publish to all over the same topology (interop/peers/go_mesh_bench.py: `nodes` go
+    /// hosts, the Swift run's seed and timing): prints its figures, the Swift/go ratios, and the
+    /// ratios with the binding's estimated share taken off go's figures, or why it was skipped.
+    static func goMesh(nodes: Int, seed: UInt64, warmup: Int, measured: Int, gapMilliseconds: Int,
+                       swift: (median: Double, p99: Double), swiftCPUPerBlock: Double) {
+        let arguments = ["--nodes", "\(nodes)", "--seed", "\(seed)", "--warmup", "\(warmup)", "--count", "\(measured)",
+                         "--gap-ms", "\(gapMilliseconds)"]
+        guard let figures = goFigures("go→go publish to all", script: "go_mesh_bench.py", arguments: arguments, timeout: 300)
+        else { return }
+        let name = "mesh\(nodes)"
+        guard let median = figures["\(name).median_ms"], let p99 = figures["\(name).p99_ms"],
+              let cpu = figures["\(name)_cpu.per_block_ms"] else {
+            print("  go→go publish to all: no figure in the script's output")
+            return
+        }
+        Bench.row("go→go publish to all \(nodes - 1) peers, median", median, unit: "ms", limit: nil)
+        Bench.row("go→go publish to all \(nodes - 1) peers, p99", p99, unit: "ms", limit: nil)
+        Bench.row("go process CPU per measured block (\(nodes) hosts)", cpu, unit: "ms", limit: nil)
+        if let duplicates = figures["\(name)_copies.duplicates_per_delivery"] {
+            Bench.row("go duplicate copies per delivery (from bytes)", duplicates, unit: "", limit: nil)
+        }
+        print(String(format: "  Swift/go: median %.2fx, p99 %.2fx, CPU per block %.2fx (ratios, lower is better for Swift)",
+                     swift.median / median, swift.p99 / p99, swiftCPUPerBlock / cpu))
+        // go_mesh_bench.py's estimate of the binding's share (cgo, msgpack, a Python thread per
+        // subscription), measured in the same mesh: added latency of the last receipt, and CPU.
+        if let bindingLatency = figures["\(name)_binding.latency_ms"], let bindingCPU = figures["\(name)_binding.cpu_per_block_ms"],
+           median > bindingLatency, cpu > bindingCPU {
+            print(String(format: "  Swift/go with the binding's estimated share taken off go's figures: median %.2fx, CPU per block %.2fx",
+                         swift.median / (median - max(0, bindingLatency)), swiftCPUPerBlock / (cpu - max(0, bindingCPU))))
+        }
+        print("  note: go validates only the signature (StrictSign), runs go's defaults (D=6; p2pnode D=8) and has no IDONTWANT"
+              + " (v0.8.2); p2pnode validates the whole block at every node; go's figures include the binding (cgo, msgpack,"
+              + " Python threads)")
+        print("RESULT gossip.go.\(name).median_ms=\(median) p99_ms=\(p99)")
+        print("RESULT gossip.go.\(name)_cpu.per_block_ms=\(cpu)")
     }
 
     /// A node, its validators placed as `P2P_BENCH_VALIDATORS` says (`pool`, `router`;
@@ -230,5 +285,7 @@ enum GossipBenchmarks {
                   deliveries > 0 ? Double(dropped) / Double(deliveries) : .nan, unit: "", limit: nil)
         print("RESULT gossip.mesh50.median_ms=\(percentile(toAll, 0.5)) gossip.mesh50.p99_ms=\(percentile(toAll, 0.99))")
         print("RESULT gossip.mesh50.duplicates_per_delivery=\(perDelivery)")
+        goMesh(nodes: n, seed: seed, warmup: warmup, measured: measured, gapMilliseconds: 50,   // the loop's sleep
+               swift: (percentile(toAll, 0.5), percentile(toAll, 0.99)), swiftCPUPerBlock: cpuPerBlock)
     }
 }
