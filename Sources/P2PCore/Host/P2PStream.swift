@@ -167,6 +167,10 @@ public final class P2PStream: @unchecked Sendable {
     }
 
     private func flushInbound() {
+        // Nothing after a reset: not even the EOF of a peer that had half-closed (clearing the
+        // handlers in `reset` re-enters here through `didSet`, and a reader must then hear the
+        // reset, not a clean end of stream).
+        guard resetError == nil else { return }
         if let onData {
             while !inbound.isEmpty, resetError == nil {
                 let chunk = inbound.removeFirst()
