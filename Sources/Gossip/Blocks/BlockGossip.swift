@@ -155,8 +155,8 @@ public final class BlockGossip: @unchecked Sendable {  // safe: mutable state is
     public func publish(data: [UInt8], version: PayloadVersion) throws {
         // The router sends the copies first and then computes the id with the id function's
         // `local` form (remembered in `prepared`, nothing prepared for validation: our publishes
-        // are not validated), so the hashing overlaps the sealing. Content seen recently (a
-        // block that came from a peer first, or a republish) is found by `prepared` without
+        // are not validated), so the hashing is off the path to the peers. Content seen recently
+        // (a block that came from a peer first, or a republish) is found by `prepared` without
         // hashing and is a no-op.
         try service.publish(topic: topics.topic(for: version), data: Data(data))
     }

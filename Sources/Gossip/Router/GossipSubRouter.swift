@@ -33,8 +33,6 @@ public struct GossipSubRouter: Sendable {
 
     var rng: SplitMix64
     var seqno: UInt64
-    /// Local publishes begun so far: numbers their provisional ids (`beginPublish`).
-    var localPublishes: UInt64 = 0
 
     // Connected peers by slot (slots are reused; state that outlives a connection — backoff,
     // scores, promises — is keyed by PeerID).

@@ -42,8 +42,9 @@ extension GossipSubRouter {
     /// to direct, mesh or fanout peers (all topic peers above the publish threshold with flood
     /// publish). The caller performs these sends and then calls `finishPublish`, which computes
     /// the message id: a content id (op-node's hashes the decompressed block, ≈ 85 µs for 100 KB)
-    /// is then computed while the connections seal and write the copies, not before. Nothing is
-    /// recorded until `finishPublish`, and the router must not be entered in between.
+    /// is then off the path to the peers, computed after the copies are handed over rather than
+    /// before. Nothing is recorded until `finishPublish`, and the router must not be entered in
+    /// between.
     ///
     /// Publishing the same content twice inside the seen TTL is a no-op traced as a duplicate (go
     /// does the same) whenever the id is cheap to know first (`MessageIDFunction.cheap`: from ‖
@@ -74,16 +75,13 @@ extension GossipSubRouter {
             return (PendingPublish(message: message, topic: topic, id: known, duplicate: false, heldBack: []), flush())
         }
         // Without the id, a peer that has sent IDONTWANTs (for messages it got elsewhere) might
-        // have named this one: its copy waits for `finishPublish`. The others' go now, under a
-        // provisional id (the outbox keys its per-input encodings and the late IDONTWANT drop by
-        // id) unique within this input, that no peer has a reason to name.
-        localPublishes &+= 1
-        let provisional = MessageID(Self.provisionalPrefix + withUnsafeBytes(of: localPublishes.bigEndian) { [UInt8]($0) })
+        // have named this one: its copy waits for `finishPublish`. The others' go now, under
+        // `provisionalID`.
         var heldBack: [PeerID] = []
         for slot in forwardTargets(message, topic: topic, from: nil, now: now) {
             guard let peer = peers[slot] else { continue }
             if peer.unwanted.isEmpty {
-                enqueueMessage(slot, message, id: provisional)
+                enqueueMessage(slot, message, id: Self.provisionalID)
             } else {
                 heldBack.append(peer.id)
             }
@@ -117,9 +115,12 @@ extension GossipSubRouter {
         return flush()
     }
 
-    /// Starts every provisional id: 0xff 'p' 'u' 'b' (no id function of ours yields it: content
-    /// ids are 20 bytes, from ‖ seqno ids start with a peer id's multihash).
-    static let provisionalPrefix: [UInt8] = [0xff, 0x70, 0x75, 0x62]
+    /// The id the copies of a local publish go out under before the real one is known: the
+    /// outbox keys its per-input encodings (this input holds only this message) and the host's
+    /// late IDONTWANT drop by id. 0xff 'p' 'u' 'b': no id function of ours yields it (content ids
+    /// are 20 bytes, from ‖ seqno ids start with a peer id's multihash); a peer that names it
+    /// in an IDONTWANT only declines our publishes for itself.
+    static let provisionalID = MessageID([0xff, 0x70, 0x75, 0x62])
 
     /// The application's verdict on a message handed out with `.validate`. Unknown or timed-out
     /// ids are ignored. The actions may hand out queued messages for validation.

@@ -164,9 +164,9 @@ public final class GossipService: @unchecked Sendable {
     }
 
     /// The same with the data as `Data`: the message keeps it without a copy. The copies are
-    /// handed to the connections before the message id is computed (`beginPublish`): a content
-    /// id (op-node's hashes the whole decompressed block) then runs on this thread while the
-    /// connection threads seal and write.
+    /// handed to the connections (the last one written from this thread, `runHeldWrite`) before
+    /// the message id is computed (`beginPublish`): a content id (op-node's hashes the whole
+    /// decompressed block) is then off the path to the peers.
     public func publish(topic: String, data: Data) throws(GossipRouterError) {
         let r: Result<Void, GossipRouterError> = queue.sync {
             do throws(GossipRouterError) {
@@ -267,6 +267,7 @@ public final class GossipService: @unchecked Sendable {
             }
             // IDONTWANT-only RPCs (one per mesh peer per large message) only matter when the router
             // next decides what to send: they wait for its next entry instead of waking it.
+            // (Scanned once; split only when there are some, so the common batch is not copied.)
             let hasIDontWantOnly = rpcs.contains(where: Self.isOnlyIDontWant)
             if hasIDontWantOnly { self.deferIDontWants(rpcs.filter(Self.isOnlyIDontWant), from: peer) }
             let decoded = hasIDontWantOnly ? rpcs.filter { !Self.isOnlyIDontWant($0) } : rpcs

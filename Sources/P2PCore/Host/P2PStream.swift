@@ -217,8 +217,9 @@ extension P2PStream {
                 }
             }
             if let timeout {
-                self.queue.asyncAfter(deadline: .now() + .nanoseconds(Int(clamping: timeout.clampedNanoseconds))) {
-                    guard !reader.done else { return }
+                // Weak: a finished read must not keep the stream alive until its deadline.
+                self.queue.asyncAfter(deadline: .now() + .nanoseconds(Int(clamping: timeout.clampedNanoseconds))) { [weak self] in
+                    guard let self, !reader.done else { return }
                     self.reset(with: .timedOut("read"), notifyPeer: true)
                     finish(.failure(.timedOut("read")))
                 }
